@@ -1,0 +1,11 @@
+package main
+
+import "github.com/secslo/secslo/sources"
+
+// sourceRegistry returns every source adapter that secslo ships, by the type
+// name used in the config file. Adapters are registered here, never in init().
+func sourceRegistry() sources.Registry {
+	return sources.Registry{
+		// One line per adapter: "type": sources.NewSomething,
+	}
+}
