@@ -2,24 +2,113 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/secslo/secslo/sources"
 )
 
-// serveCommand runs the exporter.
-// TODO: the exporter is not built yet.
+// defaultListenAddress is the default of --web.listen-address. Port 20027
+// lies outside 9100-9999, which the Prometheus default port allocation list
+// reported as fully allocated in 2023, and below Linux's default ephemeral
+// port range (32768-60999), so outgoing connections do not take it.
+const defaultListenAddress = ":20027"
+
+// shutdownTimeout bounds how long serve waits for open requests on exit.
+const shutdownTimeout = 10 * time.Second
+
+// serveCommand runs the exporter until its context ends.
 type serveCommand struct {
 	configFile string
+	web        *web.FlagConfig
+	log        promslog.Config
 }
 
 func (c *serveCommand) register(app *kingpin.Application) {
 	cmd := app.Command("serve", "Refresh the configured sources in the background and serve their SLIs as Prometheus metrics.")
 	cmd.Flag("config.file", "Path to the secslo configuration file.").Default("secslo.yaml").StringVar(&c.configFile)
+	c.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
+
+	// The log flags go on the serve command, not the app, so that other
+	// commands stay free to declare their own.
+	c.log.Level = promslog.NewLevel()
+	cmd.Flag(promslogflag.LevelFlagName, promslogflag.LevelFlagHelp).Default("info").
+		HintOptions(promslog.LevelFlagOptions...).SetValue(c.log.Level)
+	c.log.Format = promslog.NewFormat()
+	cmd.Flag(promslogflag.FormatFlagName, promslogflag.FormatFlagHelp).Default("logfmt").
+		HintOptions(promslog.FormatFlagOptions...).SetValue(c.log.Format)
 }
 
 func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "secslo serve: not implemented yet")
-	return exitFailure
+	c.log.Writer = stderr
+	logger := promslog.New(&c.log)
+	logger.Info("starting secslo", "version", version.Info(), "build_context", version.BuildContext())
+
+	srv, err := sources.NewServer(sources.ServerOptions{
+		ConfigFile: c.configFile,
+		Registry:   sourceRegistry(),
+		Web:        c.web,
+		Logger:     logger,
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "secslo serve: %v\n", err)
+		return exitUsage
+	}
+
+	// Catch SIGHUP before starting, so that a reload signal sent as soon as
+	// the server answers cannot end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	if err := srv.Start(); err != nil {
+		logger.Error("failed to start", "err", err)
+		return exitFailure
+	}
+
+	return c.wait(ctx, srv, hup, logger)
+}
+
+// wait reloads the config on every hup signal until ctx ends or the HTTP
+// server stops, then shuts the server down.
+func (c *serveCommand) wait(ctx context.Context, srv *sources.Server, hup <-chan os.Signal, logger *slog.Logger) int {
+	code := exitOK
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("stopping secslo", "reason", context.Cause(ctx))
+			break loop
+		case <-hup:
+			logger.Info("reloading config on SIGHUP", "file", c.configFile)
+			_ = srv.Reload() // Reload logs a rejected config itself.
+		case err := <-srv.Done():
+			if !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("web server stopped", "err", err)
+				code = exitFailure
+			}
+			break loop
+		}
+	}
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		logger.Error("failed to shut down cleanly", "err", err)
+	}
+	return code
 }
