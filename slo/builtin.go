@@ -62,3 +62,20 @@ func BuiltinIDs() []string {
 	}
 	return ids
 }
+
+// builtinSLI returns the SLI that reads the exporter's metrics for b. Both
+// selectors filter on the sli label, and replicas are deduplicated.
+func builtinSLI(b BuiltinSLI) SLI {
+	bad, total := MetricBadEvents, MetricEvents
+	if b.Kind == KindSnapshot {
+		bad, total = MetricNoncompliantObjects, MetricObjects
+	}
+	matcher := `{` + LabelSLI + `="` + b.ID + `"}`
+	return SLI{
+		Kind:           b.Kind,
+		Builtin:        b.ID,
+		Bad:            bad + matcher,
+		Total:          total + matcher,
+		DedupeReplicas: true,
+	}
+}

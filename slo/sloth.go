@@ -1,0 +1,134 @@
+package slo
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"time"
+
+	slothv1 "github.com/slok/sloth/pkg/prometheus/api/v1"
+)
+
+// parseSloth reads a Sloth prometheus/v1 spec through Sloth's own spec
+// types, so that a file that Sloth accepts is read unchanged. Sloth specs
+// have no period and no control ids: the period comes from the caller and
+// the controls stay empty.
+func parseSloth(doc *document, period time.Duration) ([]*SLO, Problems) {
+	if problems := doc.checkShape(doc.root, reflect.TypeOf(slothv1.Spec{}), "", "json"); len(problems) > 0 {
+		return nil, problems
+	}
+
+	var spec slothv1.Spec
+	if err := decodeJSONTagged(doc.root, &spec); err != nil {
+		return nil, Problems{doc.problem("", "failed to decode the Sloth spec: %v", err)}
+	}
+
+	var problems Problems
+	if msg := checkName(spec.Service, "service"); msg != "" {
+		problems = append(problems, doc.problem("service", "%s", msg))
+	}
+	problems = append(problems, checkLabels(doc, "labels", spec.Labels)...)
+	if len(spec.SLOs) == 0 {
+		problems = append(problems, doc.problem("slos", "the spec has no SLOs; add at least one under slos"))
+	}
+
+	var slos []*SLO
+	for i := range spec.SLOs {
+		s, sloProblems := convertSlothSLO(doc, &spec, i, period)
+		problems = append(problems, sloProblems...)
+		if s != nil {
+			slos = append(slos, s)
+		}
+	}
+	return slos, problems
+}
+
+func convertSlothSLO(doc *document, spec *slothv1.Spec, index int, period time.Duration) (*SLO, Problems) {
+	in := &spec.SLOs[index]
+	path := fmt.Sprintf("slos[%d]", index)
+	var problems Problems
+	add := func(field, msg string) {
+		if msg != "" {
+			problems = append(problems, doc.problem(joinPath(path, field), "%s", msg))
+		}
+	}
+
+	add("name", checkName(in.Name, "SLO"))
+	add("objective", checkObjective(in.Objective))
+	problems = append(problems, checkLabels(doc, joinPath(path, "labels"), in.Labels)...)
+
+	sli, sliProblems := convertSlothSLI(doc, &in.SLI, joinPath(path, "sli"))
+	problems = append(problems, sliProblems...)
+
+	alerting, alertProblems := convertSlothAlerting(doc, &in.Alerting, joinPath(path, "alerting"))
+	problems = append(problems, alertProblems...)
+
+	if len(problems) > 0 {
+		return nil, problems
+	}
+
+	labels := maps.Clone(spec.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	maps.Copy(labels, in.Labels)
+
+	return &SLO{
+		Service:     spec.Service,
+		Name:        in.Name,
+		Description: in.Description,
+		Objective:   in.Objective,
+		Period:      period,
+		Labels:      labels,
+		SLI:         sli,
+		Alerting:    alerting,
+		NoData:      NoDataIgnore,
+		Format:      FormatSloth,
+		Origin:      doc.position(path),
+	}, nil
+}
+
+func convertSlothSLI(doc *document, in *slothv1.SLI, path string) (SLI, Problems) {
+	switch {
+	case in.Plugin != nil:
+		return SLI{}, Problems{doc.problem(joinPath(path, "plugin"), "SLI plugins run Sloth's Go interpreter and are not supported; rewrite the SLI as events or raw queries")}
+	case in.Events != nil && in.Raw != nil:
+		return SLI{}, Problems{doc.problem(path, "set exactly one of events and raw")}
+	case in.Events != nil:
+		var problems Problems
+		if msg := checkWindowQuery(in.Events.ErrorQuery); msg != "" {
+			problems = append(problems, doc.problem(joinPath(path, "events.error_query"), "%s", msg))
+		}
+		if msg := checkWindowQuery(in.Events.TotalQuery); msg != "" {
+			problems = append(problems, doc.problem(joinPath(path, "events.total_query"), "%s", msg))
+		}
+		return SLI{Kind: KindCustom, ErrorQuery: in.Events.ErrorQuery, TotalQuery: in.Events.TotalQuery}, problems
+	case in.Raw != nil:
+		if msg := checkWindowQuery(in.Raw.ErrorRatioQuery); msg != "" {
+			return SLI{}, Problems{doc.problem(joinPath(path, "raw.error_ratio_query"), "%s", msg)}
+		}
+		return SLI{Kind: KindRatio, ErrorRatioQuery: in.Raw.ErrorRatioQuery}, nil
+	default:
+		return SLI{}, Problems{doc.problem(path, "missing SLI; set events (error_query and total_query) or raw (error_ratio_query)")}
+	}
+}
+
+func convertSlothAlerting(doc *document, in *slothv1.Alerting, path string) (Alerting, Problems) {
+	var problems Problems
+	if in.Name == "" {
+		problems = append(problems, doc.problem(joinPath(path, "name"), "missing alert name; Sloth requires alerting.name"))
+	} else if msg := checkAlertName(in.Name); msg != "" {
+		problems = append(problems, doc.problem(joinPath(path, "name"), "%s", msg))
+	}
+	problems = append(problems, checkLabels(doc, joinPath(path, "labels"), in.Labels)...)
+	problems = append(problems, checkLabels(doc, joinPath(path, "page_alert.labels"), in.PageAlert.Labels)...)
+	problems = append(problems, checkLabels(doc, joinPath(path, "ticket_alert.labels"), in.TicketAlert.Labels)...)
+
+	return Alerting{
+		Name:        in.Name,
+		Labels:      in.Labels,
+		Annotations: in.Annotations,
+		Page:        AlertTier{Disabled: in.PageAlert.Disable, Labels: in.PageAlert.Labels, Annotations: in.PageAlert.Annotations},
+		Ticket:      AlertTier{Disabled: in.TicketAlert.Disable, Labels: in.TicketAlert.Labels, Annotations: in.TicketAlert.Annotations},
+	}, problems
+}
