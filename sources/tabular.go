@@ -615,18 +615,19 @@ type tableFileTally struct {
 // settle counts one record. A *tableRecordError tableRejects it; any other error is
 // returned to fail the file.
 func (t *tableFileTally) settle(line int, err error, rejected *tableRejects) error {
-	t.read++
-	var recErr *tableRecordError
-	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &recErr):
-		t.reject(line, err)
-		rejected.add(t.file, line, err)
+	if err == nil {
+		t.read++
 		return nil
 	}
-	t.read--
-	return err
+
+	var recErr *tableRecordError
+	if !errors.As(err, &recErr) {
+		return err
+	}
+	t.read++
+	t.reject(line, err)
+	rejected.add(t.file, line, err)
+	return nil
 }
 
 func (t *tableFileTally) reject(line int, err error) {

@@ -7,5 +7,7 @@ import "github.com/secslo/secslo/sources"
 func sourceRegistry() sources.Registry {
 	return sources.Registry{
 		// One line per adapter: "type": sources.NewSomething,
+		"inventory": sources.NewInventory,
+		"patches":   sources.NewPatches,
 	}
 }
