@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/api"
@@ -58,8 +59,8 @@ type lastSeenOptions struct {
 	// Paths lists the last-seen files of the ssm, csv and json formats.
 	Paths   []string        `yaml:"paths"`
 	Columns lastSeenColumns `yaml:"columns"`
-	// URL, Query, IDLabel and Timeout configure the prometheus format.
-	URL     string         `yaml:"url"`
+	// Query, IDLabel and Timeout configure the prometheus format, which
+	// queries the Prometheus server at the source's url.
 	Query   string         `yaml:"query"`
 	IDLabel string         `yaml:"id_label"`
 	Timeout model.Duration `yaml:"timeout"`
@@ -79,8 +80,13 @@ type inventory struct {
 	assetFiles []string
 	opts       inventoryOptions
 	prometheus promv1.API
+	// prometheusURL is the source's url, for messages.
+	prometheusURL string
 	// now is the refresh clock; tests replace it.
 	now func() time.Time
+	// assetsHint is the asset count of the last refresh, used to size the
+	// next one's tables so that they do not grow and rehash row by row.
+	assetsHint atomic.Int64
 }
 
 // NewInventory builds an inventory source, which yields the log_coverage SLI.
@@ -107,11 +113,12 @@ func NewInventory(cfg Config, logger *slog.Logger) (Source, error) {
 
 	src := &inventory{name: cfg.Name, logger: logger, assetFiles: cfg.Paths, opts: opts, now: time.Now}
 	if opts.LastSeen.Format == lastSeenPrometheus {
-		client, err := api.NewClient(api.Config{Address: opts.LastSeen.URL})
+		client, err := api.NewClient(api.Config{Address: cfg.URL})
 		if err != nil {
-			return nil, fmt.Errorf("source %q: invalid options.last_seen.url %q: %w", cfg.Name, opts.LastSeen.URL, err)
+			return nil, fmt.Errorf("source %q: invalid url %q: %w", cfg.Name, cfg.URL, err)
 		}
 		src.prometheus = promv1.NewAPI(client)
+		src.prometheusURL = cfg.URL
 	}
 	return src, nil
 }
@@ -122,9 +129,6 @@ func checkInventoryConfig(cfg Config, opts inventoryOptions) error {
 	var problems []error
 	if len(cfg.Paths) == 0 {
 		problems = append(problems, errors.New("paths is empty: list the asset files (CSV or JSON)"))
-	}
-	if cfg.URL != "" {
-		problems = append(problems, errors.New("url is not used by inventory sources: set options.last_seen.url for a Prometheus last-seen query"))
 	}
 	if opts.Format != "" && opts.Format != "csv" && opts.Format != "json" {
 		problems = append(problems, fmt.Errorf("invalid options.format %q: expected csv or json", opts.Format))
@@ -138,19 +142,19 @@ func checkInventoryConfig(cfg Config, opts inventoryOptions) error {
 	if opts.Freshness <= 0 {
 		problems = append(problems, fmt.Errorf("invalid options.freshness %s: expected a positive duration such as 1h", opts.Freshness))
 	}
-	problems = append(problems, checkLastSeenOptions(opts.LastSeen)...)
+	problems = append(problems, checkLastSeenOptions(cfg, opts.LastSeen)...)
 	return errors.Join(problems...)
 }
 
-func checkLastSeenOptions(opts lastSeenOptions) []error {
+func checkLastSeenOptions(cfg Config, opts lastSeenOptions) []error {
 	var problems []error
 	switch opts.Format {
 	case lastSeenSSM, lastSeenCSV, lastSeenJSON:
 		if len(opts.Paths) == 0 {
 			problems = append(problems, fmt.Errorf("options.last_seen.paths is empty: list the %s files", opts.Format))
 		}
-		if opts.URL != "" || opts.Query != "" || opts.IDLabel != "" {
-			problems = append(problems, fmt.Errorf("options.last_seen.url, query and id_label apply only to the prometheus format, not %s", opts.Format))
+		if cfg.URL != "" || opts.Query != "" || opts.IDLabel != "" {
+			problems = append(problems, fmt.Errorf("url, options.last_seen.query and id_label apply only to the prometheus last-seen format, not %s", opts.Format))
 		}
 		if opts.Columns.ID == "" || opts.Columns.LastSeen == "" {
 			problems = append(problems, errors.New("options.last_seen.columns.id and last_seen must not be empty"))
@@ -159,8 +163,8 @@ func checkLastSeenOptions(opts lastSeenOptions) []error {
 		if len(opts.Paths) != 0 {
 			problems = append(problems, errors.New("options.last_seen.paths does not apply to the prometheus format: remove it"))
 		}
-		if opts.URL == "" || opts.Query == "" || opts.IDLabel == "" {
-			problems = append(problems, errors.New("the prometheus format needs options.last_seen.url, query and id_label (the label that holds the asset id)"))
+		if cfg.URL == "" || opts.Query == "" || opts.IDLabel == "" {
+			problems = append(problems, errors.New("the prometheus last-seen format needs the source's url (the Prometheus server) and options.last_seen.query and id_label (the label that holds the asset id)"))
 		}
 		if opts.Timeout <= 0 {
 			problems = append(problems, fmt.Errorf("invalid options.last_seen.timeout %s: expected a positive duration such as 30s", opts.Timeout))
@@ -180,11 +184,12 @@ func (s *inventory) Refresh(ctx context.Context) (*Result, error) {
 	rejected := newTableRejects(s.logger, s.name)
 	defer rejected.summarize()
 
-	assets := newAssetTable()
+	assets := newAssetTable(int(s.assetsHint.Load()))
 	assetsRead, err := s.readAssets(ctx, assets, rejected)
 	if err != nil {
 		return nil, err
 	}
+	s.assetsHint.Store(int64(len(assets.assets)))
 
 	seenRead, err := s.readLastSeen(ctx, assets, rejected, now)
 	if err != nil {
@@ -331,7 +336,7 @@ func (s *inventory) queryLastSeen(ctx context.Context, assets *assetTable, rejec
 
 	value, warnings, _, err := s.prometheus.Query(ctx, opts.Query, now)
 	if err != nil {
-		return 0, fmt.Errorf("prometheus query %q at %s failed: %w", opts.Query, opts.URL, err)
+		return 0, fmt.Errorf("prometheus query %q at %s failed: %w", opts.Query, s.prometheusURL, err)
 	}
 	for _, warning := range warnings {
 		s.logger.Warn("prometheus query returned a warning", "source", s.name, "query", opts.Query, "warning", warning)
@@ -345,8 +350,7 @@ func (s *inventory) queryLastSeen(ctx context.Context, assets *assetTable, rejec
 		return 0, fmt.Errorf("prometheus query %q returned no samples: check the query, because an empty result would count every asset as never seen", opts.Query)
 	}
 
-	origin := opts.URL
-	tally := &tableFileTally{file: origin}
+	tally := &tableFileTally{file: s.prometheusURL}
 	for _, sample := range vector {
 		err := assets.recordSeenSample(sample, model.LabelName(opts.IDLabel))
 		if err := tally.settle(0, err, rejected); err != nil {
@@ -382,9 +386,10 @@ type asset struct {
 	inScope         bool
 }
 
-func newAssetTable() *assetTable {
+func newAssetTable(sizeHint int) *assetTable {
 	return &assetTable{
-		index:      make(map[string]int32),
+		index:      make(map[string]int32, sizeHint),
+		assets:     make([]asset, 0, sizeHint),
 		duplicates: make(map[int32][]string),
 		problems:   make(map[int32]string),
 		pingStatus: make(map[int32]string),
