@@ -9,5 +9,11 @@ func sourceRegistry() sources.Registry {
 		// One line per adapter: "type": sources.NewSomething,
 		"inventory": sources.NewInventory,
 		"patches":   sources.NewPatches,
+
+		// evidence_automation: a control register, Prowler output joined
+		// with a compliance mapping, and OSCAL assessment results.
+		"control_register": sources.NewControlRegister,
+		"oscal_assessment": sources.NewOSCALAssessment,
+		"prowler":          sources.NewProwler,
 	}
 }
