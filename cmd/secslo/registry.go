@@ -15,5 +15,10 @@ func sourceRegistry() sources.Registry {
 		"control_register": sources.NewControlRegister,
 		"oscal_assessment": sources.NewOSCALAssessment,
 		"prowler":          sources.NewProwler,
+
+		// privilege_drift: AWS IAM authorization details and Kubernetes RBAC,
+		// each checked against a baseline file and built-in high-risk rules.
+		"aws_iam":         sources.NewAWSIAM,
+		"kubernetes_rbac": sources.NewKubernetesRBAC,
 	}
 }

@@ -1,0 +1,1118 @@
+package sources
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/secslo/secslo/slo"
+)
+
+// Principal types of the aws_iam adapter, as written in principal_types.
+const (
+	iamKindRole  = "role"
+	iamKindUser  = "user"
+	iamKindGroup = "group"
+)
+
+// iamCancelInterval is how many principals are evaluated between two checks
+// of the refresh context.
+const iamCancelInterval = 1024
+
+// awsIAMOptions are the options of an aws_iam source.
+type awsIAMOptions struct {
+	// Baseline is the path of a baseline file. Without it only the built-in
+	// high-risk rules apply.
+	Baseline string `yaml:"baseline"`
+	// PrincipalTypes lists the principals that count as objects: role, user,
+	// group. The default is role only.
+	PrincipalTypes []string `yaml:"principal_types"`
+}
+
+// awsIAM computes privilege_drift from the output of
+// aws iam get-account-authorization-details.
+type awsIAM struct {
+	name   string
+	paths  []string
+	opts   awsIAMOptions
+	scope  map[string]bool
+	logger *slog.Logger
+}
+
+// NewAWSIAM builds an aws_iam source. Paths lists JSON files written by
+// aws iam get-account-authorization-details, one per account. The baseline
+// file, when set, is loaded here to reject a broken one early, and again at
+// every refresh so that edits apply without a restart.
+func NewAWSIAM(cfg Config, logger *slog.Logger) (Source, error) {
+	var opts awsIAMOptions
+	if err := DecodeOptions(cfg, &opts); err != nil {
+		return nil, err
+	}
+	if cfg.URL != "" {
+		return nil, fmt.Errorf("source %q: url is not supported by type %s; list the export files under paths", cfg.Name, cfg.Type)
+	}
+	if len(cfg.Paths) == 0 {
+		return nil, fmt.Errorf("source %q: missing paths; list at least one file written by aws iam get-account-authorization-details", cfg.Name)
+	}
+
+	scope, err := iamScope(opts.PrincipalTypes)
+	if err != nil {
+		return nil, fmt.Errorf("source %q: %w", cfg.Name, err)
+	}
+	if opts.Baseline != "" {
+		if _, err := loadBaseline(opts.Baseline, awsRiskRules, true); err != nil {
+			return nil, fmt.Errorf("source %q: options.baseline: %w", cfg.Name, err)
+		}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &awsIAM{name: cfg.Name, paths: cfg.Paths, opts: opts, scope: scope, logger: logger}, nil
+}
+
+// iamScope returns the set of principal types that count as objects.
+func iamScope(types []string) (map[string]bool, error) {
+	if len(types) == 0 {
+		return map[string]bool{iamKindRole: true}, nil
+	}
+	scope := make(map[string]bool)
+	for _, kind := range types {
+		switch {
+		case kind != iamKindRole && kind != iamKindUser && kind != iamKindGroup:
+			return nil, fmt.Errorf("invalid options.principal_types entry %q: use %s, %s or %s", kind, iamKindRole, iamKindUser, iamKindGroup)
+		case scope[kind]:
+			return nil, fmt.Errorf("options.principal_types lists %q twice: remove one", kind)
+		}
+		scope[kind] = true
+	}
+	return scope, nil
+}
+
+// Refresh reads every export and checks each principal in scope against the
+// baseline and the high-risk rules. A file-level problem fails the refresh;
+// a broken principal or policy is rejected, counted and logged.
+func (s *awsIAM) Refresh(ctx context.Context) (*Result, error) {
+	var base *baseline
+	if s.opts.Baseline != "" {
+		var err error
+		if base, err = loadBaseline(s.opts.Baseline, awsRiskRules, true); err != nil {
+			return nil, fmt.Errorf("source %q: options.baseline: %w", s.name, err)
+		}
+	}
+
+	rejects := &privilegeRejects{logger: s.logger, source: s.name}
+	result := &Result{}
+	var outcomes []iamOutcome
+	for _, path := range s.paths {
+		export, err := readAuthorizationDetails(path)
+		if err != nil {
+			return nil, fmt.Errorf("source %q: %w", s.name, err)
+		}
+		result.RecordsRead += len(export.principals) + len(export.policies)
+
+		evaluated, err := evaluateIAMExport(ctx, export, base, s.scope, rejects)
+		if err != nil {
+			return nil, err
+		}
+		outcomes = append(outcomes, evaluated...)
+	}
+
+	outcomes = rejectDuplicateARNs(outcomes, rejects)
+	rejects.flush()
+	result.RecordsRejected = rejects.count
+	fillIAMResult(result, outcomes)
+	return result, nil
+}
+
+// iamOutcome is the assessment of one principal in scope.
+type iamOutcome struct {
+	file    string
+	line    int
+	kind    string
+	name    string
+	arn     string
+	finding driftFinding
+}
+
+func fillIAMResult(result *Result, outcomes []iamOutcome) {
+	snapshot := Snapshot{SLI: slo.SLIPrivilegeDrift, Objects: len(outcomes)}
+	for _, outcome := range outcomes {
+		if !outcome.finding.drifts() {
+			continue
+		}
+		snapshot.Noncompliant++
+		result.Noncompliant = append(result.Noncompliant, Object{
+			SLI:    slo.SLIPrivilegeDrift,
+			ID:     outcome.arn,
+			Name:   outcome.name,
+			Reason: outcome.finding.reason(),
+		})
+	}
+	result.Snapshots = []Snapshot{snapshot}
+}
+
+// rejectDuplicateARNs rejects every principal whose ARN appears more than
+// once across the files of a source, because either copy may be the stale
+// one.
+func rejectDuplicateARNs(outcomes []iamOutcome, rejects *privilegeRejects) []iamOutcome {
+	seen := make(map[string]int, len(outcomes))
+	for _, outcome := range outcomes {
+		seen[outcome.arn]++
+	}
+
+	kept := outcomes[:0]
+	for _, outcome := range outcomes {
+		if seen[outcome.arn] == 1 {
+			kept = append(kept, outcome)
+			continue
+		}
+		rejects.reject(outcome.file, &InputError{File: outcome.file, Line: outcome.line, Err: fmt.Errorf(
+			"%s %q: ARN %s appears %d times across the files of this source: neither copy is evaluated; list each account's export once", outcome.kind, outcome.name, outcome.arn, seen[outcome.arn])})
+	}
+	return kept
+}
+
+// iamExport is one parsed get-account-authorization-details file. Records
+// keep their byte offset, so that later checks can name their line.
+type iamExport struct {
+	file       string
+	data       []byte
+	principals []iamPrincipal
+	policies   []iamManagedPolicy
+}
+
+// iamPrincipal is one entry of RoleDetailList, UserDetailList or
+// GroupDetailList.
+type iamPrincipal struct {
+	kind   string
+	list   string
+	index  int
+	offset int64
+	// decodeErr is set when the entry had a field of the wrong type.
+	decodeErr error
+	iamPrincipalJSON
+}
+
+// iamPrincipalJSON holds the fields of all three principal lists. Fields
+// that the adapter does not use, such as Tags, are ignored, because AWS adds
+// fields over time.
+type iamPrincipalJSON struct {
+	RoleName                string              `json:"RoleName"`
+	UserName                string              `json:"UserName"`
+	GroupName               string              `json:"GroupName"`
+	Arn                     string              `json:"Arn"`
+	RolePolicyList          []iamInlinePolicy   `json:"RolePolicyList"`
+	UserPolicyList          []iamInlinePolicy   `json:"UserPolicyList"`
+	GroupPolicyList         []iamInlinePolicy   `json:"GroupPolicyList"`
+	AttachedManagedPolicies []iamAttachedPolicy `json:"AttachedManagedPolicies"`
+	GroupList               []string            `json:"GroupList"`
+}
+
+type iamInlinePolicy struct {
+	PolicyName     string          `json:"PolicyName"`
+	PolicyDocument json.RawMessage `json:"PolicyDocument"`
+}
+
+type iamAttachedPolicy struct {
+	PolicyName string `json:"PolicyName"`
+	PolicyArn  string `json:"PolicyArn"`
+}
+
+// iamManagedPolicy is one entry of Policies.
+type iamManagedPolicy struct {
+	index     int
+	offset    int64
+	decodeErr error
+	iamManagedPolicyJSON
+}
+
+type iamManagedPolicyJSON struct {
+	PolicyName        string             `json:"PolicyName"`
+	Arn               string             `json:"Arn"`
+	DefaultVersionID  string             `json:"DefaultVersionId"`
+	PolicyVersionList []iamPolicyVersion `json:"PolicyVersionList"`
+}
+
+type iamPolicyVersion struct {
+	Document         json.RawMessage `json:"Document"`
+	VersionID        string          `json:"VersionId"`
+	IsDefaultVersion bool            `json:"IsDefaultVersion"`
+}
+
+func (p *iamPrincipal) name() string {
+	switch p.kind {
+	case iamKindRole:
+		return p.RoleName
+	case iamKindUser:
+		return p.UserName
+	default:
+		return p.GroupName
+	}
+}
+
+func (p *iamPrincipal) inlinePolicies() []iamInlinePolicy {
+	switch p.kind {
+	case iamKindRole:
+		return p.RolePolicyList
+	case iamKindUser:
+		return p.UserPolicyList
+	default:
+		return p.GroupPolicyList
+	}
+}
+
+// position returns the record's line and column for an InputError.
+func (e *iamExport) position(offset int64) *InputError {
+	line, column := privilegeLineColumn(e.data, offset)
+	return &InputError{File: e.file, Line: line, Column: column}
+}
+
+// readAuthorizationDetails reads and parses one export file.
+func readAuthorizationDetails(path string) (*iamExport, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read IAM export: %w", err)
+	}
+	return parseAuthorizationDetails(path, data)
+}
+
+// iamLists maps the keys of the export that hold records to the principal
+// type of their entries; Policies holds managed policies instead.
+var iamLists = map[string]string{
+	"RoleDetailList":  iamKindRole,
+	"UserDetailList":  iamKindUser,
+	"GroupDetailList": iamKindGroup,
+	"Policies":        "",
+}
+
+// parseAuthorizationDetails parses the JSON of
+// aws iam get-account-authorization-details. It streams the top-level object,
+// so that each record keeps its offset. A syntax error, a truncated file or a
+// list of the wrong type fails the whole file; a record with a field of the
+// wrong type is kept with decodeErr set, to be rejected alone.
+func parseAuthorizationDetails(file string, data []byte) (*iamExport, error) {
+	data = bytes.TrimPrefix(data, privilegeBOM)
+	export := &iamExport{file: file, data: data}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &InputError{File: file, Err: errors.New("file is empty: expected the JSON output of aws iam get-account-authorization-details")}
+	}
+
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := export.expectDelim(dec, '{', "the top level", "the JSON output of aws iam get-account-authorization-details"); err != nil {
+		return nil, err
+	}
+
+	seen := make(map[string]bool)
+	for dec.More() {
+		if err := export.parseMember(dec, seen); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, export.syntaxError(dec, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, export.atOffset(dec.InputOffset(), errors.New("unexpected data after the top-level JSON object: keep one export per file"))
+	}
+	return export, nil
+}
+
+// parseMember parses one key of the top-level object and its value.
+func (e *iamExport) parseMember(dec *json.Decoder, seen map[string]bool) error {
+	offset := dec.InputOffset()
+	token, err := dec.Token()
+	if err != nil {
+		return e.syntaxError(dec, err)
+	}
+	key, _ := token.(string)
+	if seen[key] {
+		return e.atOffset(offset, fmt.Errorf("duplicate key %q in the top-level object: keep one", key))
+	}
+	seen[key] = true
+
+	kind, isList := iamLists[key]
+	switch {
+	case isList:
+		return e.parseList(dec, key, kind)
+	case key == "IsTruncated":
+		return e.checkTruncated(dec)
+	default:
+		var skipped json.RawMessage
+		if err := dec.Decode(&skipped); err != nil {
+			return e.syntaxError(dec, err)
+		}
+		return nil
+	}
+}
+
+// checkTruncated fails on IsTruncated: true, which the API sets on one page
+// of a paginated answer: the export is then incomplete.
+func (e *iamExport) checkTruncated(dec *json.Decoder) error {
+	offset := dec.InputOffset()
+	var truncated bool
+	if err := dec.Decode(&truncated); err != nil {
+		return e.decodeError(dec, offset, "IsTruncated", err)
+	}
+	if truncated {
+		return e.atOffset(offset, errors.New("IsTruncated is true, so this file holds one page of a paginated export: run the AWS CLI without --max-items, which fetches every page"))
+	}
+	return nil
+}
+
+func (e *iamExport) parseList(dec *json.Decoder, key, kind string) error {
+	if err := e.expectDelim(dec, '[', key, "a JSON array"); err != nil {
+		return err
+	}
+	for index := 0; dec.More(); index++ {
+		offset := e.skipSeparators(dec.InputOffset())
+		if err := e.parseRecord(dec, key, kind, index, offset); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return e.syntaxError(dec, err)
+	}
+	return nil
+}
+
+// parseRecord decodes one list entry. A type error inside the entry is kept
+// on the record; the decoder has read the whole entry by then.
+func (e *iamExport) parseRecord(dec *json.Decoder, key, kind string, index int, offset int64) error {
+	var target any
+	var keep func(error)
+	if key == "Policies" {
+		policy := iamManagedPolicy{index: index, offset: offset}
+		target = &policy.iamManagedPolicyJSON
+		keep = func(err error) { policy.decodeErr = err; e.policies = append(e.policies, policy) }
+	} else {
+		principal := iamPrincipal{kind: kind, list: key, index: index, offset: offset}
+		target = &principal.iamPrincipalJSON
+		keep = func(err error) { principal.decodeErr = err; e.principals = append(e.principals, principal) }
+	}
+
+	err := dec.Decode(target)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		keep(nil)
+	case errors.As(err, &typeErr):
+		keep(describeJSONTypeError(typeErr))
+	default:
+		return e.syntaxError(dec, err)
+	}
+	return nil
+}
+
+// expectDelim reads one token and fails unless it is the delimiter want.
+func (e *iamExport) expectDelim(dec *json.Decoder, want json.Delim, where, expected string) error {
+	offset := e.skipSeparators(dec.InputOffset())
+	token, err := dec.Token()
+	if err != nil {
+		return e.syntaxError(dec, err)
+	}
+	if token != want {
+		return e.atOffset(offset, fmt.Errorf("%s must be %s, found %s", where, expected, describeJSONToken(token)))
+	}
+	return nil
+}
+
+// skipSeparators moves an offset past white space, commas and colons, to the
+// first byte of the next value.
+func (e *iamExport) skipSeparators(offset int64) int64 {
+	for offset < int64(len(e.data)) && strings.IndexByte(" \t\r\n,:", e.data[offset]) >= 0 {
+		offset++
+	}
+	return offset
+}
+
+func (e *iamExport) atOffset(offset int64, err error) error {
+	position := e.position(offset)
+	position.Err = err
+	return position
+}
+
+// syntaxError turns a decoder error into a file-level InputError.
+func (e *iamExport) syntaxError(dec *json.Decoder, err error) error {
+	var syntax *json.SyntaxError
+	switch {
+	case errors.As(err, &syntax):
+		return e.atOffset(syntax.Offset, fmt.Errorf("invalid JSON: %w", err))
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return e.atOffset(int64(len(e.data)), errors.New("truncated JSON: the file ends inside a value; export it again and check that the write finished"))
+	default:
+		return e.atOffset(dec.InputOffset(), fmt.Errorf("invalid JSON: %w", err))
+	}
+}
+
+func (e *iamExport) decodeError(dec *json.Decoder, offset int64, field string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return e.atOffset(offset, fmt.Errorf("%s: %w", field, describeJSONTypeError(typeErr)))
+	}
+	return e.syntaxError(dec, err)
+}
+
+// describeJSONTypeError words a type error in JSON terms instead of Go ones.
+func describeJSONTypeError(err *json.UnmarshalTypeError) error {
+	field := err.Field
+	if field == "" {
+		field = "value"
+	}
+	return fmt.Errorf("field %s is a JSON %s, expected %s", field, err.Value, describeJSONType(err.Type))
+}
+
+func describeJSONType(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return "a JSON value"
+		}
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	default:
+		return "a number"
+	}
+}
+
+func describeJSONToken(token json.Token) string {
+	switch v := token.(type) {
+	case json.Delim:
+		if v == '{' {
+			return "an object"
+		}
+		return "an array"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	default:
+		return "a number"
+	}
+}
+
+// iamPolicyDocument is an IAM policy document. Statement may be one object
+// or a list.
+type iamPolicyDocument struct {
+	Statement iamStatements `json:"Statement"`
+}
+
+type iamStatements []iamStatement
+
+func (s *iamStatements) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '{' {
+		var one iamStatement
+		if err := json.Unmarshal(data, &one); err != nil {
+			return err
+		}
+		*s = iamStatements{one}
+		return nil
+	}
+	var many []iamStatement
+	if err := json.Unmarshal(data, &many); err != nil {
+		return err
+	}
+	*s = many
+	return nil
+}
+
+// iamStatement is one statement. A nil list means the element is absent,
+// which tells Action from NotAction.
+type iamStatement struct {
+	Effect      string          `json:"Effect"`
+	Action      iamStringList   `json:"Action"`
+	NotAction   iamStringList   `json:"NotAction"`
+	Resource    iamStringList   `json:"Resource"`
+	NotResource iamStringList   `json:"NotResource"`
+	Condition   json.RawMessage `json:"Condition"`
+}
+
+// iamStringList is a policy element written as one string or a list.
+type iamStringList []string
+
+func (l *iamStringList) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '"' {
+		var one string
+		if err := json.Unmarshal(data, &one); err != nil {
+			return err
+		}
+		*l = iamStringList{one}
+		return nil
+	}
+	many := []string{}
+	if err := json.Unmarshal(data, &many); err != nil {
+		return errors.New("expected a string or a list of strings")
+	}
+	*l = many
+	return nil
+}
+
+// parsePolicyDocument reads a policy document written as a JSON object, as
+// the AWS CLI prints it, or as a URL-encoded JSON string, as the IAM API
+// returns it.
+func parsePolicyDocument(raw json.RawMessage) (*iamPolicyDocument, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, errors.New("missing policy document")
+	}
+
+	if raw[0] == '"' {
+		decoded, err := urlDecodePolicy(raw)
+		if err != nil {
+			return nil, err
+		}
+		var doc iamPolicyDocument
+		if err := json.Unmarshal(decoded, &doc); err != nil {
+			return nil, fmt.Errorf("policy document is not valid JSON after URL-decoding: %w", err)
+		}
+		return &doc, nil
+	}
+
+	var doc iamPolicyDocument
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("invalid policy document: %w", err)
+	}
+	return &doc, nil
+}
+
+// urlDecodePolicy unquotes a policy document string and URL-decodes it. A
+// string that already starts with { is taken as plain JSON. Path unescaping
+// keeps a literal + as it is, which query unescaping would turn into a space.
+func urlDecodePolicy(raw json.RawMessage) ([]byte, error) {
+	var text string
+	if err := json.Unmarshal(raw, &text); err != nil {
+		return nil, fmt.Errorf("invalid policy document string: %w", err)
+	}
+	if strings.HasPrefix(strings.TrimSpace(text), "{") {
+		return []byte(text), nil
+	}
+	decoded, err := url.PathUnescape(text)
+	if err != nil {
+		return nil, fmt.Errorf("policy document is not valid URL encoding: %w", err)
+	}
+	return []byte(decoded), nil
+}
+
+// iamGrant is one action pattern that an Allow statement grants.
+type iamGrant struct {
+	// action is the pattern as written, for reasons; folded is it in lower
+	// case, for matching, because IAM action names ignore case.
+	action string
+	folded string
+	// notAction marks a NotAction statement: the grant is every action
+	// except the folded patterns in except.
+	notAction bool
+	except    []string
+	// anyResource is set when the statement covers every resource of the
+	// actions' types.
+	anyResource bool
+	policy      string
+}
+
+// iamPermissions are the Allow grants and the simple Deny patterns of a set
+// of policies.
+type iamPermissions struct {
+	grants []iamGrant
+	// denies holds folded action patterns of Deny statements without a
+	// Condition on Resource "*". NOTE: other Deny statements are ignored, so
+	// drift can be over-reported but never hidden by a Deny that does not
+	// apply.
+	denies []string
+}
+
+func (p *iamPermissions) add(other *iamPermissions, label string) {
+	for _, grant := range other.grants {
+		if label != "" {
+			grant.policy = grant.policy + " via " + label
+		}
+		p.grants = append(p.grants, grant)
+	}
+	p.denies = append(p.denies, other.denies...)
+}
+
+// compilePolicy turns a policy document into grants and denies, checking
+// each statement against the IAM policy grammar.
+func compilePolicy(doc *iamPolicyDocument, label string) (*iamPermissions, error) {
+	if doc.Statement == nil {
+		return nil, errors.New("policy document has no Statement")
+	}
+	perms := &iamPermissions{}
+	for i, statement := range doc.Statement {
+		if err := checkIAMStatement(statement); err != nil {
+			return nil, fmt.Errorf("statement %d: %w", i+1, err)
+		}
+		if statement.Effect == "Deny" {
+			perms.addDeny(statement)
+			continue
+		}
+		perms.addAllow(statement, label)
+	}
+	return perms, nil
+}
+
+func checkIAMStatement(statement iamStatement) error {
+	switch {
+	case statement.Effect != "Allow" && statement.Effect != "Deny":
+		return fmt.Errorf("invalid Effect %q: use Allow or Deny", statement.Effect)
+	case (statement.Action == nil) == (statement.NotAction == nil):
+		return errors.New("a statement needs exactly one of Action and NotAction")
+	case (statement.Resource == nil) == (statement.NotResource == nil):
+		return errors.New("a statement needs exactly one of Resource and NotResource")
+	}
+	return nil
+}
+
+func (p *iamPermissions) addDeny(statement iamStatement) {
+	if statement.Action == nil || statement.Condition != nil || !slices.Contains(statement.Resource, "*") {
+		return
+	}
+	for _, action := range statement.Action {
+		p.denies = append(p.denies, strings.ToLower(action))
+	}
+}
+
+func (p *iamPermissions) addAllow(statement iamStatement, label string) {
+	anyResource := statement.NotResource != nil || slices.ContainsFunc(statement.Resource, isAnyIAMResource)
+	if statement.NotAction != nil {
+		except := make([]string, len(statement.NotAction))
+		for i, action := range statement.NotAction {
+			except[i] = strings.ToLower(action)
+		}
+		display := "* except " + strings.Join(statement.NotAction, ", ")
+		p.grants = append(p.grants, iamGrant{action: display, folded: "*", notAction: true, except: except, anyResource: anyResource, policy: label})
+		return
+	}
+	for _, action := range statement.Action {
+		p.grants = append(p.grants, iamGrant{action: action, folded: strings.ToLower(action), anyResource: anyResource, policy: label})
+	}
+}
+
+// isAnyIAMResource reports whether a Resource entry covers every resource of
+// a type: "*", or an ARN whose resource part is "*", "*/*", or a resource
+// type followed by ":*" or "/*", such as secret:* or parameter/*. S3 ARNs
+// have no resource type, so there only "*" and "*/*" count. NotResource with
+// Allow counts as every resource too.
+func isAnyIAMResource(resource string) bool {
+	if resource == "*" {
+		return true
+	}
+	parts := strings.SplitN(resource, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return false
+	}
+	rest := parts[5]
+	if rest == "*" || rest == "*/*" {
+		return true
+	}
+	if parts[2] == "s3" {
+		return false
+	}
+	cut := strings.IndexAny(rest, ":/")
+	return cut > 0 && rest[cut+1:] == "*" && !strings.ContainsAny(rest[:cut], "*?")
+}
+
+// iamCompiled is a managed policy or a group after compilation: its
+// permissions, or the reason it was rejected.
+type iamCompiled struct {
+	perms *iamPermissions
+	err   error
+}
+
+// evaluateIAMExport compiles every policy and principal of one export and
+// assesses the principals in scope. Groups are compiled first because users
+// inherit their permissions.
+func evaluateIAMExport(ctx context.Context, e *iamExport, base *baseline, scope map[string]bool, rejects *privilegeRejects) ([]iamOutcome, error) {
+	policies := e.compileManagedPolicies(rejects)
+	duplicates := e.principalLines()
+
+	groups := make(map[string]*iamCompiled)
+	for i := range e.principals {
+		principal := &e.principals[i]
+		if principal.kind == iamKindGroup {
+			perms, err := e.compilePrincipal(principal, policies, nil, duplicates)
+			groups[principal.GroupName] = &iamCompiled{perms: perms, err: err}
+		}
+	}
+
+	var outcomes []iamOutcome
+	for i := range e.principals {
+		if i%iamCancelInterval == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		principal := &e.principals[i]
+		perms, err := e.principalPermissions(principal, policies, groups, duplicates)
+		if err != nil {
+			rejects.reject(e.file, e.atOffset(principal.offset, err))
+			continue
+		}
+		if scope[principal.kind] {
+			outcomes = append(outcomes, e.assess(principal, perms, base))
+		}
+	}
+	return outcomes, nil
+}
+
+// principalPermissions returns a group's permissions from the groups
+// compiled before, and compiles roles and users.
+func (e *iamExport) principalPermissions(p *iamPrincipal, policies, groups map[string]*iamCompiled, duplicates map[string][]int) (*iamPermissions, error) {
+	if p.kind == iamKindGroup && p.decodeErr == nil && len(duplicates[iamPrincipalKey(p)]) == 1 {
+		if compiled := groups[p.GroupName]; compiled != nil {
+			return compiled.perms, compiled.err
+		}
+	}
+	return e.compilePrincipal(p, policies, groups, duplicates)
+}
+
+func (e *iamExport) assess(p *iamPrincipal, perms *iamPermissions, base *baseline) iamOutcome {
+	line, _ := privilegeLineColumn(e.data, p.offset)
+	outcome := iamOutcome{file: e.file, line: line, kind: p.kind, name: p.name(), arn: p.Arn}
+
+	var match baselineMatch
+	if base != nil {
+		match = base.lookup(p.Arn, p.name())
+	}
+	outcome.finding = assessIAMPermissions(perms, match, base != nil)
+	return outcome
+}
+
+// iamPrincipalKey identifies a principal within one export.
+func iamPrincipalKey(p *iamPrincipal) string {
+	return p.kind + "/" + p.name()
+}
+
+// principalLines returns the lines of every principal by type and name, so
+// that a name listed twice can be reported with both lines.
+func (e *iamExport) principalLines() map[string][]int {
+	lines := make(map[string][]int, len(e.principals))
+	for i := range e.principals {
+		p := &e.principals[i]
+		if p.name() == "" {
+			continue
+		}
+		line, _ := privilegeLineColumn(e.data, p.offset)
+		lines[iamPrincipalKey(p)] = append(lines[iamPrincipalKey(p)], line)
+	}
+	return lines
+}
+
+// compilePrincipal collects the permissions of one principal: its inline
+// policies, its attached managed policies and, for a user, those of its
+// groups.
+func (e *iamExport) compilePrincipal(p *iamPrincipal, policies, groups map[string]*iamCompiled, duplicates map[string][]int) (*iamPermissions, error) {
+	if err := checkIAMPrincipal(p, duplicates); err != nil {
+		return nil, err
+	}
+
+	perms := &iamPermissions{}
+	for _, inline := range p.inlinePolicies() {
+		compiled, err := compileInlinePolicy(inline)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: inline policy %q: %w", p.kind, p.name(), inline.PolicyName, err)
+		}
+		perms.add(compiled, "")
+	}
+	for _, attached := range p.AttachedManagedPolicies {
+		compiled, err := resolveAttachedPolicy(attached, policies)
+		if err != nil {
+			return nil, fmt.Errorf("%s %q: %w", p.kind, p.name(), err)
+		}
+		perms.add(compiled, "")
+	}
+	if p.kind != iamKindUser {
+		return perms, nil
+	}
+
+	for _, group := range p.GroupList {
+		compiled := groups[group]
+		switch {
+		case compiled == nil:
+			return nil, fmt.Errorf("user %q: group %q is not in GroupDetailList: export without --filter, or add Group to it", p.name(), group)
+		case compiled.err != nil:
+			return nil, fmt.Errorf("user %q: group %q was rejected, so the user's permissions are unknown", p.name(), group)
+		}
+		perms.add(compiled.perms, "group "+group)
+	}
+	return perms, nil
+}
+
+// iamNameKeys names the key that holds a principal's name in each list.
+var iamNameKeys = map[string]string{iamKindRole: "RoleName", iamKindUser: "UserName", iamKindGroup: "GroupName"}
+
+func checkIAMPrincipal(p *iamPrincipal, duplicates map[string][]int) error {
+	switch {
+	case p.decodeErr != nil:
+		return fmt.Errorf("%s item %d: %w", p.list, p.index+1, p.decodeErr)
+	case p.name() == "":
+		return fmt.Errorf("%s item %d: missing %s", p.list, p.index+1, iamNameKeys[p.kind])
+	case p.Arn == "":
+		return fmt.Errorf("%s %q: missing Arn", p.kind, p.name())
+	}
+	if lines := duplicates[iamPrincipalKey(p)]; len(lines) > 1 {
+		return fmt.Errorf("duplicate %s name %q on lines %s: no copy is evaluated, because either may be stale; export the account again", p.kind, p.name(), joinInts(lines))
+	}
+	return nil
+}
+
+func joinInts(values []int) string {
+	words := make([]string, len(values))
+	for i, v := range values {
+		words[i] = fmt.Sprint(v)
+	}
+	return strings.Join(words, ", ")
+}
+
+func compileInlinePolicy(inline iamInlinePolicy) (*iamPermissions, error) {
+	doc, err := parsePolicyDocument(inline.PolicyDocument)
+	if err != nil {
+		return nil, err
+	}
+	return compilePolicy(doc, inline.PolicyName+" (inline)")
+}
+
+func resolveAttachedPolicy(attached iamAttachedPolicy, policies map[string]*iamCompiled) (*iamPermissions, error) {
+	compiled := policies[attached.PolicyArn]
+	switch {
+	case attached.PolicyArn == "":
+		return nil, fmt.Errorf("attached managed policy %q has no PolicyArn", attached.PolicyName)
+	case compiled == nil:
+		return nil, fmt.Errorf("attached managed policy %s is not in Policies: export without --filter, or add LocalManagedPolicy and AWSManagedPolicy to it", attached.PolicyArn)
+	case compiled.err != nil:
+		return nil, fmt.Errorf("attached managed policy %s was rejected, so the permissions are unknown", attached.PolicyArn)
+	}
+	return compiled.perms, nil
+}
+
+// compileManagedPolicies compiles the default version of every managed
+// policy, keyed by ARN. A rejected policy stays in the map with its error,
+// so that the principals attaching it are rejected too.
+func (e *iamExport) compileManagedPolicies(rejects *privilegeRejects) map[string]*iamCompiled {
+	arnCount := make(map[string]int, len(e.policies))
+	for _, policy := range e.policies {
+		arnCount[policy.Arn]++
+	}
+
+	compiled := make(map[string]*iamCompiled, len(e.policies))
+	for _, policy := range e.policies {
+		perms, err := compileManagedPolicy(policy, arnCount[policy.Arn])
+		if err != nil {
+			rejects.reject(e.file, e.atOffset(policy.offset, fmt.Errorf("Policies item %d: %w", policy.index+1, err)))
+		}
+		if compiled[policy.Arn] == nil || err != nil {
+			compiled[policy.Arn] = &iamCompiled{perms: perms, err: err}
+		}
+	}
+	return compiled
+}
+
+func compileManagedPolicy(policy iamManagedPolicy, arnCount int) (*iamPermissions, error) {
+	switch {
+	case policy.decodeErr != nil:
+		return nil, policy.decodeErr
+	case policy.Arn == "":
+		return nil, fmt.Errorf("policy %q: missing Arn", policy.PolicyName)
+	case arnCount > 1:
+		return nil, fmt.Errorf("policy %s is listed %d times: no copy is evaluated, because either may be stale; export the account again", policy.Arn, arnCount)
+	}
+
+	version, err := defaultPolicyVersion(policy)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s: %w", policy.Arn, err)
+	}
+	doc, err := parsePolicyDocument(version.Document)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s version %s: %w", policy.Arn, version.VersionID, err)
+	}
+	perms, err := compilePolicy(doc, policy.PolicyName)
+	if err != nil {
+		return nil, fmt.Errorf("policy %s version %s: %w", policy.Arn, version.VersionID, err)
+	}
+	return perms, nil
+}
+
+// defaultPolicyVersion returns the version marked IsDefaultVersion, or the
+// one named by DefaultVersionId when no version is marked.
+func defaultPolicyVersion(policy iamManagedPolicy) (iamPolicyVersion, error) {
+	var marked []iamPolicyVersion
+	for _, version := range policy.PolicyVersionList {
+		if version.IsDefaultVersion {
+			marked = append(marked, version)
+		}
+	}
+	switch len(marked) {
+	case 1:
+		return marked[0], nil
+	case 0:
+	default:
+		return iamPolicyVersion{}, fmt.Errorf("%d versions have IsDefaultVersion true: export the policy again", len(marked))
+	}
+
+	for _, version := range policy.PolicyVersionList {
+		if version.VersionID != "" && version.VersionID == policy.DefaultVersionID {
+			return version, nil
+		}
+	}
+	return iamPolicyVersion{}, errors.New("no version in PolicyVersionList is the default: export without --filter so that the default version is included")
+}
+
+// iamRiskProbe is one action that trips a high-risk rule when a grant covers
+// it. With anyResource set, only a grant on every resource trips it.
+type iamRiskProbe struct {
+	rule        string
+	action      string
+	anyResource bool
+}
+
+// iamRiskProbes lists the actions behind the high-risk rules other than
+// full_admin and service_wildcard, which look at the grant's pattern.
+var iamRiskProbes = []iamRiskProbe{
+	{"privilege_escalation", "iam:PassRole", true},
+	{"privilege_escalation", "iam:CreatePolicyVersion", false},
+	{"privilege_escalation", "iam:SetDefaultPolicyVersion", false},
+	{"privilege_escalation", "iam:AttachRolePolicy", false},
+	{"privilege_escalation", "iam:AttachUserPolicy", false},
+	{"privilege_escalation", "iam:AttachGroupPolicy", false},
+	{"privilege_escalation", "iam:PutRolePolicy", false},
+	{"privilege_escalation", "iam:PutUserPolicy", false},
+	{"privilege_escalation", "iam:PutGroupPolicy", false},
+	{"privilege_escalation", "iam:UpdateAssumeRolePolicy", false},
+	{"privilege_escalation", "iam:AddUserToGroup", false},
+	{"secret_read", "secretsmanager:GetSecretValue", true},
+	{"secret_read", "ssm:GetParameter", true},
+	{"secret_read", "ssm:GetParameters", true},
+	{"secret_read", "ssm:GetParametersByPath", true},
+	{"secret_read", "ssm:GetParameterHistory", true},
+	{"secret_read", "kms:Decrypt", true},
+	{"credential_creation", "iam:CreateAccessKey", false},
+	{"credential_creation", "iam:CreateLoginProfile", false},
+	{"credential_creation", "iam:UpdateLoginProfile", false},
+	{"acl_change", "s3:PutObjectAcl", true},
+	{"acl_change", "s3:PutBucketAcl", true},
+}
+
+// assessIAMPermissions checks a principal's effective grants against its
+// baseline entry and the high-risk rules. NOTE: Conditions on Allow
+// statements, permissions boundaries, service control policies and
+// resource policies are not evaluated, so drift can be over-reported.
+func assessIAMPermissions(perms *iamPermissions, match baselineMatch, hasBaseline bool) driftFinding {
+	var finding driftFinding
+	grants := effectiveIAMGrants(perms)
+	if hasBaseline {
+		checkIAMBaseline(grants, match, &finding)
+	}
+	checkIAMRisks(grants, perms.denies, match, &finding)
+	finding.sortRisks(awsRiskRules)
+	return finding
+}
+
+// effectiveIAMGrants drops the grants that a simple Deny covers whole.
+func effectiveIAMGrants(perms *iamPermissions) []iamGrant {
+	if len(perms.denies) == 0 {
+		return perms.grants
+	}
+	var kept []iamGrant
+	for _, grant := range perms.grants {
+		if !iamDenied(perms.denies, grant.folded) {
+			kept = append(kept, grant)
+		}
+	}
+	return kept
+}
+
+func iamDenied(denies []string, folded string) bool {
+	return slices.ContainsFunc(denies, func(deny string) bool { return globCovers(deny, folded) })
+}
+
+// checkIAMBaseline lists the granted action patterns that no allowed action
+// of the baseline entry covers. A NotAction grant is the pattern *, so only
+// an allowed * covers it.
+func checkIAMBaseline(grants []iamGrant, match baselineMatch, finding *driftFinding) {
+	seen := make(map[string]bool, len(grants))
+	for _, grant := range grants {
+		key := grant.folded
+		if grant.notAction {
+			key = strings.ToLower(grant.action)
+		}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		finding.granted++
+
+		covered := slices.ContainsFunc(match.allowed, func(allowed string) bool { return globCovers(allowed, grant.folded) })
+		if match.matched && !covered {
+			finding.outside = append(finding.outside, grant.action)
+		}
+	}
+	finding.unlisted = !match.matched
+}
+
+// checkIAMRisks applies the high-risk rules to each grant. A grant of every
+// action trips full_admin and a service:* grant on every resource trips
+// service_wildcard; the probes skip both, because those rules already name
+// everything such a grant allows.
+func checkIAMRisks(grants []iamGrant, denies []string, match baselineMatch, finding *driftFinding) {
+	for _, grant := range grants {
+		switch {
+		case grant.notAction:
+			finding.addRisk(match, "full_admin", fmt.Sprintf("%s in %s", grant.action, grant.policy))
+		case grant.folded == "*" || grant.folded == "*:*":
+			finding.addRisk(match, "full_admin", fmt.Sprintf("%s in %s", grant.action, grant.policy))
+		case isIAMServiceWildcard(grant.folded) && grant.anyResource:
+			finding.addRisk(match, "service_wildcard", fmt.Sprintf("%s on * in %s", grant.action, grant.policy))
+		default:
+			probeIAMGrant(grant, denies, match, finding)
+		}
+	}
+}
+
+func probeIAMGrant(grant iamGrant, denies []string, match baselineMatch, finding *driftFinding) {
+	for _, probe := range iamRiskProbes {
+		if probe.anyResource && !grant.anyResource {
+			continue
+		}
+		folded := strings.ToLower(probe.action)
+		if !globCovers(grant.folded, folded) || iamDenied(denies, folded) {
+			continue
+		}
+		finding.addRisk(match, probe.rule, describeIAMEvidence(probe, grant))
+	}
+}
+
+func describeIAMEvidence(probe iamRiskProbe, grant iamGrant) string {
+	evidence := probe.action
+	if probe.anyResource {
+		evidence += " on *"
+	}
+	if !strings.EqualFold(grant.action, probe.action) {
+		evidence += " via " + grant.action
+	}
+	return evidence + " in " + grant.policy
+}
+
+// isIAMServiceWildcard reports whether a folded pattern is service:*.
+func isIAMServiceWildcard(folded string) bool {
+	service, action, found := strings.Cut(folded, ":")
+	return found && action == "*" && service != "" && !strings.ContainsAny(service, "*?")
+}
