@@ -233,6 +233,9 @@ func (r *controlRegister) readFile(path string, now time.Time) ([]registerRow, i
 		}
 	}
 	rejects.flush()
+	if err := rejects.allRejected(len(records), "rows"); err != nil {
+		return nil, 0, 0, err
+	}
 	return rows, len(records), rejects.count, nil
 }
 
@@ -714,6 +717,7 @@ type evidenceRejectLog struct {
 	source string
 	file   string
 	count  int
+	first  error
 }
 
 func newEvidenceRejectLog(logger *slog.Logger, source, file string) *evidenceRejectLog {
@@ -722,6 +726,9 @@ func newEvidenceRejectLog(logger *slog.Logger, source, file string) *evidenceRej
 
 func (l *evidenceRejectLog) add(err error) {
 	l.count++
+	if l.first == nil {
+		l.first = err
+	}
 	if l.count <= evidenceMaxLoggedRejects {
 		l.logger.Warn("record rejected", "source", l.source, "file", l.file, "err", err)
 	}
@@ -731,10 +738,21 @@ func (l *evidenceRejectLog) add(err error) {
 // a line and column only for the records that are logged, because that reads
 // the file again.
 func (l *evidenceRejectLog) addAt(offset int64, err error) {
-	l.count++
-	if l.count <= evidenceMaxLoggedRejects {
-		l.logger.Warn("record rejected", "source", l.source, "file", l.file, "err", evidenceJSONError(l.file, offset, err))
+	if l.count >= evidenceMaxLoggedRejects {
+		l.count++
+		return
 	}
+	l.add(evidenceJSONError(l.file, offset, err))
+}
+
+// allRejected returns a file-level error when every one of read records was
+// rejected, because such a file is most likely in another format, and
+// counting none of it as whole would hide that.
+func (l *evidenceRejectLog) allRejected(read int, what string) error {
+	if read == 0 || l.count < read {
+		return nil
+	}
+	return &InputError{File: l.file, Err: fmt.Errorf("every one of the %d %s was rejected, so the file is not in the expected format; the first: %w", read, what, l.first)}
 }
 
 // flush logs how many rejected records were not logged one by one.
@@ -860,10 +878,29 @@ func (w *evidenceJSONWalker) syntaxError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return evidenceJSONErrorAhead(w.path, w.dec.InputOffset(), errors.New("truncated JSON: the file ends inside the value that starts here; the export may be incomplete or still being written"))
 	case errors.As(err, &syntax):
-		// The offset may stop before white space that precedes the bad byte.
-		return evidenceJSONErrorAt(w.path, syntax.Offset, evidenceIsSpace, fmt.Errorf("invalid JSON: %w", err))
+		return evidenceJSONError(w.path, evidenceSyntaxOffset(w.path, syntax.Offset), fmt.Errorf("invalid JSON: %w", err))
 	}
 	return &InputError{File: w.path, Err: fmt.Errorf("failed to read JSON: %w", err)}
+}
+
+// evidenceSyntaxOffset returns the offset of the byte that breaks the JSON
+// syntax of a file. A Decoder reports the offset of a syntax error relative
+// to the value it was decoding, so the file is read once more as one value;
+// that holds the file in memory, which only happens on this error path. The
+// fallback is the offset as the decoder reported it.
+func evidenceSyntaxOffset(path string, fallback int64) int64 {
+	reader, closer, err := openEvidenceFile(path)
+	if err != nil {
+		return fallback
+	}
+	defer closer.Close()
+
+	var whole json.RawMessage
+	var syntax *json.SyntaxError
+	if err := json.NewDecoder(reader).Decode(&whole); errors.As(err, &syntax) && syntax.Offset > 0 {
+		return syntax.Offset - 1
+	}
+	return fallback
 }
 
 func evidenceJSONKind(tok json.Token) string {

@@ -175,7 +175,10 @@ func (o *oscalAssessment) Refresh(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		fileRejected := o.evaluateDocument(path, doc, controls, now)
+		fileRejected, err := o.evaluateDocument(path, doc, controls, now)
+		if err != nil {
+			return nil, err
+		}
 		read += len(doc.observations) + len(doc.findings)
 		rejected += fileRejected
 	}
@@ -248,8 +251,9 @@ func readOSCALDocument(path string) (*oscalDocument, error) {
 }
 
 // evaluateDocument checks the observations and findings of one file and
-// adds the findings to controls. It returns the number of rejected records.
-func (o *oscalAssessment) evaluateDocument(path string, doc *oscalDocument, controls map[string]*oscalControl, now time.Time) int {
+// adds the findings to controls. It returns the number of rejected records,
+// or an error when every record was rejected.
+func (o *oscalAssessment) evaluateDocument(path string, doc *oscalDocument, controls map[string]*oscalControl, now time.Time) (int, error) {
 	rejects := newEvidenceRejectLog(o.logger, o.name, path)
 	evidence := o.checkObservations(doc.observations, rejects)
 
@@ -259,7 +263,10 @@ func (o *oscalAssessment) evaluateDocument(path string, doc *oscalDocument, cont
 	}
 
 	rejects.flush()
-	return rejects.count
+	if err := rejects.allRejected(len(doc.observations)+len(doc.findings), "observations and findings"); err != nil {
+		return 0, err
+	}
+	return rejects.count, nil
 }
 
 // checkObservations returns the valid observations by uuid. A uuid used by

@@ -164,12 +164,13 @@ func (p *prowler) readOutput(path string, reader *bufio.Reader, in *prowlerInput
 	walker := newEvidenceJSONWalker(path, reader)
 	rejects := newEvidenceRejectLog(p.logger, p.name, path)
 
+	read := 0
 	err := walker.array("the OCSF output", func() error {
 		raw, start, err := walker.raw()
 		if err != nil {
 			return err
 		}
-		in.read++
+		read++
 		if offset, err := addOCSFFinding(raw, start, in.checks); err != nil {
 			rejects.addAt(offset, err)
 		}
@@ -178,8 +179,12 @@ func (p *prowler) readOutput(path string, reader *bufio.Reader, in *prowlerInput
 	if err == nil {
 		err = walker.end()
 	}
-
 	rejects.flush()
+	if err == nil {
+		err = rejects.allRejected(read, "findings")
+	}
+
+	in.read += read
 	in.rejected += rejects.count
 	return err
 }
@@ -259,6 +264,7 @@ func (p *prowler) readMapping(path string, reader *bufio.Reader, in *prowlerInpu
 	rejects := newEvidenceRejectLog(p.logger, p.name, path)
 	var framework, version string
 	seen := map[string]bool{}
+	readBefore := in.read
 
 	err := walker.object("the compliance mapping", map[string]func() error{
 		"Framework": func() error { return walker.str("Framework", &framework) },
@@ -273,6 +279,9 @@ func (p *prowler) readMapping(path string, reader *bufio.Reader, in *prowlerInpu
 		err = walker.end()
 	}
 	rejects.flush()
+	if err == nil {
+		err = rejects.allRejected(in.read-readBefore, "requirements")
+	}
 	in.rejected += rejects.count
 	if err != nil {
 		return err

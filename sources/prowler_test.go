@@ -260,6 +260,8 @@ func TestProwlerFileErrors(t *testing.T) {
 		{"mapping with a numeric version", "", `{"Framework": "ISO27001", "Version": 2022, "Requirements": []}`, "mapping.json:1:38: field Version is not a string"},
 		{"mapping with requirements as an object", "", `{"Framework": "ISO27001", "Version": "2022", "Requirements": {}}`, "mapping.json:1:62: Requirements is an object; expected an array"},
 		{"mapping with a duplicate requirement", "", "{\"Framework\": \"ISO27001\", \"Version\": \"2022\", \"Requirements\": [\n{\"Id\": \"A.5.1\", \"Checks\": [\"a\"]},\n{\"Id\": \"A.5.1\", \"Checks\": [\"b\"]}]}", `mapping.json:3:1: requirement "A.5.1" is listed twice`},
+		{"output whose every finding is rejected", `[{"event_code": "x", "status_code": "PASS"}]`, "", "output.ocsf.json: every one of the 1 findings was rejected"},
+		{"mapping whose every requirement is rejected", "", `{"Framework": "ISO27001", "Version": "2022", "Requirements": [{"Id": "CC6.1", "Checks": ["a"]}]}`, `mapping.json: every one of the 1 requirements was rejected, so the file is not in the expected format; the first: `},
 		{"truncated mapping", "", `{"Framework": "ISO27001", "Version": "2022", "Requirements": [{"Id": "A.5.1", "Che`, "mapping.json:1:63: truncated JSON"},
 	}
 	for _, tt := range tests {
