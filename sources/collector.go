@@ -8,8 +8,8 @@ import (
 
 // Collector serves a Manager's State as Prometheus metrics. A scrape reads
 // one published State, so it never waits for a refresh and never mixes two
-// refreshes of a source. Labels stay at the source and SLI level: which
-// objects are out of compliance is served as JSON, not as labels.
+// refreshes of a source. Labels stay at the source and SLI level, because
+// the objects out of compliance are served as JSON instead of labels.
 type Collector struct {
 	manager *Manager
 

@@ -30,10 +30,10 @@ type SourceStatus struct {
 	// LastAttempt and LastDuration describe the latest refresh, good or not.
 	LastAttempt  time.Time
 	LastDuration time.Duration
-	// LastSuccess is the end of the latest good refresh; zero before the first.
+	// LastSuccess is the end of the latest good refresh, or zero before the first.
 	LastSuccess time.Time
-	// LastError is the error of the latest failed refresh, kept after a
-	// recovery so the landing page can still show it; nil if none failed.
+	// LastError is the error of the latest failed refresh, or nil if none
+	// failed. It is kept after a recovery so the landing page still shows it.
 	LastError error
 	// Refreshes and Failures count refresh attempts and failed attempts since
 	// the source was configured.
@@ -97,7 +97,7 @@ type runner struct {
 	key string
 }
 
-// NewManager returns a Manager with no sources; Apply starts them. A nil
+// NewManager returns a Manager with no sources, which Apply starts. A nil
 // logger discards logs.
 func NewManager(registry Registry, logger *slog.Logger) *Manager {
 	if registry == nil {
@@ -117,8 +117,8 @@ func (m *Manager) State() *State {
 }
 
 // Apply switches the manager to the sources of cfg. It first validates cfg
-// against the registry and builds every source; if anything fails it returns
-// every error, joined, and keeps the running sources untouched. Otherwise a
+// against the registry and builds every source. If anything fails, it returns
+// every error, joined, and the running sources stay untouched. Otherwise a
 // source whose config is unchanged keeps running with its state, and every
 // new or changed source starts with a refresh at once.
 func (m *Manager) Apply(cfg *FileConfig) error {
@@ -316,7 +316,7 @@ func (m *Manager) logFailure(source string, err error) {
 	}
 
 	attrs = append(attrs, "err", err)
-	m.logger.Error("refresh failed; keeping the last good values", attrs...)
+	m.logger.Error("refresh failed, keeping the last good values", attrs...)
 }
 
 // publish stores a new State in which r's source reflects one refresh.

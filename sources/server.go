@@ -29,7 +29,7 @@ type ServerOptions struct {
 	// Web holds the listen addresses and the exporter-toolkit web config file
 	// (TLS, basic auth), usually from kingpinflag.AddFlags.
 	Web *web.FlagConfig
-	// Logger receives every log line; nil discards them.
+	// Logger receives every log line. A nil Logger discards them.
 	Logger *slog.Logger
 }
 
@@ -189,7 +189,7 @@ func (s *Server) Reload() error {
 	err := s.loadAndApply()
 	if err != nil {
 		s.reloadSuccess.Set(0)
-		s.logger.Error("rejected config; the previous config keeps running", "file", s.opts.ConfigFile, "err", err)
+		s.logger.Error("rejected config, the previous config keeps running", "file", s.opts.ConfigFile, "err", err)
 		return err
 	}
 

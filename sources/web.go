@@ -132,7 +132,7 @@ type noncompliantJSON struct {
 }
 
 // noncompliant returns the objects out of compliance at the latest good
-// refresh of one source; the optional "sli" query parameter filters them.
+// refresh of one source. The optional "sli" query parameter filters them.
 func (h *webHandlers) noncompliant(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	st := h.manager.State().Source(name)

@@ -70,7 +70,7 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	}
 
 	// Catch SIGHUP before starting, so that a reload signal sent as soon as
-	// the server answers cannot end the process.
+	// the server responds cannot end the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
