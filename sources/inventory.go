@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -85,7 +86,8 @@ type inventory struct {
 	// now is the refresh clock; tests replace it.
 	now func() time.Time
 	// assetsHint is the asset count of the last refresh, used to size the
-	// next one's tables so that they do not grow and rehash row by row.
+	// next one's tables so that they do not grow and rehash row by row. The
+	// first refresh estimates it from the files.
 	assetsHint atomic.Int64
 }
 
@@ -184,7 +186,11 @@ func (s *inventory) Refresh(ctx context.Context) (*Result, error) {
 	rejected := newTableRejects(s.logger, s.name)
 	defer rejected.summarize()
 
-	assets := newAssetTable(int(s.assetsHint.Load()))
+	hint := int(s.assetsHint.Load())
+	if hint == 0 {
+		hint = estimateRecords(s.assetFiles)
+	}
+	assets := newAssetTable(hint)
 	assetsRead, err := s.readAssets(ctx, assets, rejected)
 	if err != nil {
 		return nil, err
@@ -232,6 +238,42 @@ func (s *inventory) readAssets(ctx context.Context, assets *assetTable, rejected
 		total += n
 	}
 	return total, nil
+}
+
+// estimateRecords estimates the records of files from their sizes and the
+// line length of their first 64 KiB. Its error is a guess and only sizes
+// tables; a file that cannot be read counts as empty here and fails later.
+func estimateRecords(files []string) int {
+	const sampleSize = 64 << 10
+	total := 0
+	sample := make([]byte, sampleSize)
+	for _, file := range files {
+		total += estimateFileRecords(file, sample)
+	}
+	return min(total, maxRecordsEstimate)
+}
+
+// maxRecordsEstimate caps estimateRecords so that a huge or odd file does
+// not reserve memory before it is read.
+const maxRecordsEstimate = 10_000_000
+
+func estimateFileRecords(file string, sample []byte) int {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+
+	info, err := f.Stat()
+	if err != nil {
+		return 0
+	}
+	n, _ := io.ReadFull(f, sample)
+	lines := bytes.Count(sample[:n], []byte{'\n'})
+	if lines == 0 {
+		return 0
+	}
+	return int(info.Size() / int64(n/lines+1))
 }
 
 // inScope reports whether a criticality value is one of the configured ones.

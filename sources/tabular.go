@@ -177,6 +177,9 @@ func readTable(ctx context.Context, file, format string, columns []tableColumn, 
 	return tally.read, tally.check()
 }
 
+// readTableCSV parses the CSV file in a goroutine of its own and hands
+// batches of records to visit in file order, so that parsing overlaps with
+// the work that visit does, such as map lookups on large tables.
 func readTableCSV(ctx context.Context, file string, columns []tableColumn, tally *tableFileTally, rejected *tableRejects, visit func([]string, int) error) error {
 	f, err := os.Open(file)
 	if err != nil {
@@ -193,28 +196,144 @@ func readTableCSV(ctx context.Context, file string, columns []tableColumn, tally
 		return err
 	}
 
-	values := make([]string, len(columns))
-	for {
-		record, line, err := table.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err == nil {
-			for i, index := range indexes {
-				values[i] = ""
-				if index >= 0 {
-					values[i] = record[index]
-				}
+	parser := newCSVBatchParser(table, indexes)
+	go parser.run()
+	defer parser.stop()
+
+	for batch := range parser.full {
+		for i, line := range batch.lines {
+			err := batch.errs[i]
+			if err == nil {
+				err = visit(batch.values[i*len(indexes):(i+1)*len(indexes)], line)
 			}
-			err = visit(values, line)
+			if err := tally.settle(line, err, rejected); err != nil {
+				return err
+			}
+			if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 		}
-		if err := tally.settle(line, err, rejected); err != nil {
-			return err
+		if batch.fatal != nil {
+			return batch.fatal
 		}
-		if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
-			return ctx.Err()
+		parser.recycle(batch)
+	}
+	return nil
+}
+
+// csvBatchSize is how many records one batch carries between the parsing
+// goroutine and the reader.
+const csvBatchSize = 4096
+
+// csvBatch is a run of parsed records: the selected values of record i are
+// values[i*columns : (i+1)*columns], errs[i] is its record-level error, and
+// fatal ends the file after the last record.
+type csvBatch struct {
+	values []string
+	lines  []int
+	errs   []error
+	fatal  error
+}
+
+// csvBatchParser runs the CSV parser of one file in a goroutine. It sends
+// filled batches on full, takes emptied ones back on free, and stops early
+// when done is closed.
+type csvBatchParser struct {
+	table    *csvTable
+	indexes  []int
+	full     chan *csvBatch
+	free     chan *csvBatch
+	done     chan struct{}
+	finished chan struct{}
+}
+
+func newCSVBatchParser(table *csvTable, indexes []int) *csvBatchParser {
+	return &csvBatchParser{
+		table:    table,
+		indexes:  indexes,
+		full:     make(chan *csvBatch, 2),
+		free:     make(chan *csvBatch, 4),
+		done:     make(chan struct{}),
+		finished: make(chan struct{}),
+	}
+}
+
+// run parses the file until its end, a file-level error or stop. The
+// strings of a record stay valid after the next Read, because encoding/csv
+// allocates one string per line and reuses only the slice that holds them.
+func (p *csvBatchParser) run() {
+	defer close(p.finished)
+	defer close(p.full)
+
+	batch := p.emptyBatch()
+	for {
+		record, line, err := p.table.next()
+		if errors.Is(err, io.EOF) {
+			p.send(batch)
+			return
+		}
+		if err != nil && !isRecordError(err) {
+			batch.fatal = err
+			p.send(batch)
+			return
+		}
+
+		batch.lines = append(batch.lines, line)
+		batch.errs = append(batch.errs, err)
+		for _, index := range p.indexes {
+			value := ""
+			if index >= 0 && err == nil {
+				value = record[index]
+			}
+			batch.values = append(batch.values, value)
+		}
+		if len(batch.lines) == csvBatchSize {
+			if !p.send(batch) {
+				return
+			}
+			batch = p.emptyBatch()
 		}
 	}
+}
+
+// send hands a batch to the reader and reports whether the reader still
+// wants more.
+func (p *csvBatchParser) send(batch *csvBatch) bool {
+	select {
+	case p.full <- batch:
+		return true
+	case <-p.done:
+		return false
+	}
+}
+
+func (p *csvBatchParser) emptyBatch() *csvBatch {
+	select {
+	case batch := <-p.free:
+		return batch
+	default:
+		return &csvBatch{
+			values: make([]string, 0, csvBatchSize*len(p.indexes)),
+			lines:  make([]int, 0, csvBatchSize),
+			errs:   make([]error, 0, csvBatchSize),
+		}
+	}
+}
+
+// recycle returns a batch that the reader has finished with.
+func (p *csvBatchParser) recycle(batch *csvBatch) {
+	batch.values, batch.lines, batch.errs = batch.values[:0], batch.lines[:0], batch.errs[:0]
+	select {
+	case p.free <- batch:
+	default:
+	}
+}
+
+// stop ends the parser and waits for it, so the file is not read after the
+// reader has returned.
+func (p *csvBatchParser) stop() {
+	close(p.done)
+	<-p.finished
 }
 
 func readTableJSON(ctx context.Context, file string, columns []tableColumn, tally *tableFileTally, rejected *tableRejects, visit func([]string, int) error) error {
@@ -303,6 +422,14 @@ type tableRecordError struct{ err error }
 
 func (e *tableRecordError) Error() string { return e.err.Error() }
 func (e *tableRecordError) Unwrap() error { return e.err }
+
+// isRecordError reports whether err rejects one record only. It is a
+// function of its own because the target of errors.As escapes to the heap,
+// which would cost an allocation per record on the error-free path.
+func isRecordError(err error) bool {
+	var recErr *tableRecordError
+	return errors.As(err, &recErr)
+}
 
 // tableReject wraps err as a tableRecordError.
 func tableReject(format string, args ...any) error {
@@ -619,9 +746,7 @@ func (t *tableFileTally) settle(line int, err error, rejected *tableRejects) err
 		t.read++
 		return nil
 	}
-
-	var recErr *tableRecordError
-	if !errors.As(err, &recErr) {
+	if !isRecordError(err) {
 		return err
 	}
 	t.read++
