@@ -40,8 +40,8 @@ const (
 // registerDefaultFreshness applies to a register row without a freshness.
 const registerDefaultFreshness = model.Duration(30 * 24 * time.Hour)
 
-// registerFutureTolerance is how far a last_evidence time may lie after the
-// refresh time before the row is rejected. It absorbs clock skew between the
+// registerFutureTolerance is the maximum time by which last_evidence may lie
+// after the refresh time before the row is rejected. It absorbs clock skew between the
 // register's writer and secslo, and it catches a mistyped year.
 const registerFutureTolerance = time.Hour
 
@@ -94,9 +94,9 @@ type controlRegister struct {
 }
 
 // NewControlRegister builds a control_register source. Paths lists CSV or
-// YAML registers; a control is good when it is applicable, its evidence is
-// collected automatically and its last evidence is within its freshness.
-// Freshness is measured from the wall clock at each refresh.
+// YAML registers. A control is good when it is applicable, its evidence is
+// collected automatically and its last evidence is within its freshness,
+// measured from the wall clock at each refresh.
 func NewControlRegister(cfg Config, logger *slog.Logger) (Source, error) {
 	opts := controlRegisterOptions{DefaultFreshness: registerDefaultFreshness, Scope: registerScopeListed}
 	if err := DecodeOptions(cfg, &opts); err != nil {
@@ -123,12 +123,12 @@ func NewControlRegister(cfg Config, logger *slog.Logger) (Source, error) {
 
 // checkEvidenceInputs rejects a config without paths or with a URL, because
 // the evidence adapters read files only.
-func checkEvidenceInputs(cfg Config, what string) error {
+func checkEvidenceInputs(cfg Config, inputs string) error {
 	if cfg.URL != "" {
 		return fmt.Errorf("source %q: url is not supported by type %s; list the files under paths", cfg.Name, cfg.Type)
 	}
 	if len(cfg.Paths) == 0 {
-		return fmt.Errorf("source %q: missing paths; list at least one %s", cfg.Name, what)
+		return fmt.Errorf("source %q: missing paths; list at least one %s", cfg.Name, inputs)
 	}
 	return nil
 }
@@ -468,7 +468,7 @@ func checkAnnexAControl(id string) error {
 
 // evaluate turns the rows into objects in scope. A control listed more than
 // once is non-compliant and all its rows count as rejected, because secslo
-// does not guess which row is right; the second return value counts those
+// does not guess which row is right. The second return value counts those
 // rows.
 func (r *controlRegister) evaluate(rows []registerRow, now time.Time) ([]evidenceObject, int) {
 	byControl := map[string][]registerRow{}
@@ -734,15 +734,15 @@ func (l *evidenceRejectLog) add(err error) {
 	}
 }
 
-// addAt counts a rejected JSON record at a byte offset. The offset becomes
-// a line and column only for the records that are logged, because that reads
-// the file again.
+// addAt counts a rejected JSON record at a byte offset, which may lie just
+// before the record. The offset becomes a line and column only for the
+// records that are logged, because that reads the file again.
 func (l *evidenceRejectLog) addAt(offset int64, err error) {
 	if l.count >= evidenceMaxLoggedRejects {
 		l.count++
 		return
 	}
-	l.add(evidenceJSONError(l.file, offset, err))
+	l.add(evidenceJSONErrorAhead(l.file, offset, err))
 }
 
 // allRejected returns a file-level error when every one of read records was
@@ -821,8 +821,8 @@ func (w *evidenceJSONWalker) raw() (json.RawMessage, int64, error) {
 	return value, w.dec.InputOffset() - int64(len(value)), nil
 }
 
-// str reads the next value as a string; any other type fails the file,
-// because str is used for fields that identify the kind of document.
+// str reads the next value as a string. Any other type fails the file,
+// because str reads the fields that identify the kind of document.
 func (w *evidenceJSONWalker) str(field string, out *string) error {
 	value, start, err := w.raw()
 	if err != nil {
@@ -832,6 +832,24 @@ func (w *evidenceJSONWalker) str(field string, out *string) error {
 		return evidenceJSONError(w.path, start, fmt.Errorf("field %s is not a string; expected a string such as \"2022\"", field))
 	}
 	return nil
+}
+
+// decode reads the next value into out. A field of the wrong type is a
+// record error, returned as recordErr with the offset just before the
+// record. The decoder is then past the record, so reading can go on.
+// Any other error fails the file.
+func (w *evidenceJSONWalker) decode(out any) (start int64, recordErr, err error) {
+	start = w.dec.InputOffset()
+	err = w.dec.Decode(out)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return start, nil, nil
+	case errors.As(err, &typeErr):
+		_, recordErr = evidenceRecordError(start, err)
+		return start, recordErr, nil
+	}
+	return start, nil, w.syntaxError(err)
 }
 
 func (w *evidenceJSONWalker) skip() error {
@@ -885,8 +903,8 @@ func (w *evidenceJSONWalker) syntaxError(err error) error {
 
 // evidenceSyntaxOffset returns the offset of the byte that breaks the JSON
 // syntax of a file. A Decoder reports the offset of a syntax error relative
-// to the value it was decoding, so the file is read once more as one value;
-// that holds the file in memory, which only happens on this error path. The
+// to the value it was decoding, so the file is read once more as one value.
+// That holds the whole file in memory, but only on this error path. The
 // fallback is the offset as the decoder reported it.
 func evidenceSyntaxOffset(path string, fallback int64) int64 {
 	reader, closer, err := openEvidenceFile(path)

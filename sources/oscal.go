@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// oscalDefaultFreshness is how old an observation may be to count as fresh
-// evidence: a monthly continuous-monitoring cycle passes.
+// oscalDefaultFreshness is the maximum age of an observation that counts as
+// fresh evidence. A monthly continuous-monitoring cycle passes.
 const oscalDefaultFreshness = model.Duration(31 * 24 * time.Hour)
 
 // oscalMaxReasons caps the per-finding reasons joined into one control's reason.
@@ -58,7 +58,7 @@ type oscalAssessment struct {
 // to. A control is good when at least one finding on it relates to an
 // observation whose methods include TEST, collected within options.freshness
 // of the wall clock at refresh and not past its expires time. The finding's
-// satisfied or not-satisfied state does not matter, because it says whether
+// satisfied or not-satisfied state does not matter, because it tells whether
 // the control works, not how its evidence was gathered.
 func NewOSCALAssessment(cfg Config, logger *slog.Logger) (Source, error) {
 	opts := oscalOptions{Freshness: oscalDefaultFreshness}
@@ -148,7 +148,7 @@ type oscalRecord struct {
 	start int64
 }
 
-// oscalDocument is what one assessment-results file contains.
+// oscalDocument is the content of one assessment-results file that secslo uses.
 type oscalDocument struct {
 	observations []oscalRecord
 	findings     []oscalRecord
@@ -365,7 +365,8 @@ func (o *oscalAssessment) addFinding(rec oscalRecord, duplicates map[string]int,
 	if err != nil {
 		rejects.addAt(rec.start, err)
 		for _, id := range targets {
-			oscalControlFor(controls, id).reasons = append(oscalControlFor(controls, id).reasons, "finding rejected: "+err.Error())
+			ctrl := oscalControlFor(controls, id)
+			ctrl.reasons = append(ctrl.reasons, "finding rejected: "+err.Error())
 		}
 		return
 	}
@@ -391,8 +392,7 @@ func oscalControlFor(controls map[string]*oscalControl, id string) *oscalControl
 }
 
 // parseFinding checks one finding and returns the ids of the objects it
-// targets; the ids are returned with an error when only another field is
-// invalid.
+// targets. The ids come with the error when only another field is invalid.
 func (o *oscalAssessment) parseFinding(rec oscalRecord) (oscalFinding, []string, error) {
 	var finding oscalFinding
 	if err := json.Unmarshal(rec.raw, &finding); err != nil {
@@ -400,7 +400,7 @@ func (o *oscalAssessment) parseFinding(rec oscalRecord) (oscalFinding, []string,
 		return finding, nil, fmt.Errorf("finding: %w", err)
 	}
 	if finding.UUID == "" {
-		return finding, nil, errors.New("finding without uuid")
+		return finding, nil, errors.New("finding without uuid; OSCAL requires one per finding")
 	}
 
 	target := finding.Target

@@ -3,7 +3,6 @@ package sources
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,13 +13,17 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// prowlerDefaultFreshness is how old the newest finding of a control's checks
-// may be for the control to count as evidenced: a weekly scan passes.
+// prowlerDefaultFreshness is the maximum age of the newest finding of a
+// control's checks for the control to count as evidenced. A weekly scan passes.
 const prowlerDefaultFreshness = model.Duration(7 * 24 * time.Hour)
 
 // prowlerScopeMapped puts in scope the controls that the mappings map to at
 // least one check.
 const prowlerScopeMapped = "mapped"
+
+// prowlerCancelCheckInterval is the number of findings read between two
+// checks for a cancelled refresh, so that a large output stops soon.
+const prowlerCancelCheckInterval = 10_000
 
 // prowlerMaxNamedChecks caps the failing checks named in one reason.
 const prowlerMaxNamedChecks = 3
@@ -55,8 +58,8 @@ type prowler struct {
 // NewProwler builds a prowler source. Paths lists both the OCSF outputs
 // (JSON arrays of detection findings, as written by prowler --output-formats
 // json-ocsf) and the compliance mappings (Prowler's
-// compliance/<provider>/iso27001_2022_<provider>.json objects); the adapter
-// tells them apart by their top-level JSON type.
+// compliance/<provider>/iso27001_2022_<provider>.json objects). The adapter
+// distinguishes them by their top-level JSON type.
 //
 // A control is evidenced when at least one of its mapped checks has a PASS or
 // FAIL finding whose time lies within options.freshness of the wall clock at
@@ -80,7 +83,7 @@ func NewProwler(cfg Config, logger *slog.Logger) (Source, error) {
 	return &prowler{name: cfg.Name, paths: cfg.Paths, opts: opts, logger: logger, now: time.Now}, nil
 }
 
-// prowlerCheck is what the OCSF output says about one check.
+// prowlerCheck is the summary of one check's findings in the OCSF output.
 type prowlerCheck struct {
 	// latest is the time of the newest PASS or FAIL finding.
 	latest time.Time
@@ -108,7 +111,7 @@ func (p *prowler) Refresh(ctx context.Context) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := p.readFile(path, in); err != nil {
+		if err := p.readFile(ctx, path, in); err != nil {
 			return nil, err
 		}
 	}
@@ -124,7 +127,7 @@ func (p *prowler) Refresh(ctx context.Context) (*Result, error) {
 
 // readFile reads one path as an OCSF output or a compliance mapping,
 // according to its top-level JSON type.
-func (p *prowler) readFile(path string, in *prowlerInputs) error {
+func (p *prowler) readFile(ctx context.Context, path string, in *prowlerInputs) error {
 	reader, closer, err := openEvidenceFile(path)
 	if err != nil {
 		return err
@@ -138,7 +141,7 @@ func (p *prowler) readFile(path string, in *prowlerInputs) error {
 	switch first[0] {
 	case '[':
 		in.outputs++
-		return p.readOutput(path, reader, in)
+		return p.readOutput(ctx, path, reader, in)
 	case '{':
 		in.mappings++
 		return p.readMapping(path, reader, in)
@@ -160,19 +163,28 @@ type ocsfFinding struct {
 
 // readOutput reads an OCSF output. A finding that cannot be read is rejected
 // and counted; invalid JSON fails the file.
-func (p *prowler) readOutput(path string, reader *bufio.Reader, in *prowlerInputs) error {
+func (p *prowler) readOutput(ctx context.Context, path string, reader *bufio.Reader, in *prowlerInputs) error {
 	walker := newEvidenceJSONWalker(path, reader)
 	rejects := newEvidenceRejectLog(p.logger, p.name, path)
 
 	read := 0
 	err := walker.array("the OCSF output", func() error {
-		raw, start, err := walker.raw()
+		var finding ocsfFinding
+		start, recordErr, err := walker.decode(&finding)
 		if err != nil {
 			return err
 		}
 		read++
-		if offset, err := addOCSFFinding(raw, start, in.checks); err != nil {
-			rejects.addAt(offset, err)
+		if read%prowlerCancelCheckInterval == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if recordErr == nil {
+			recordErr = addOCSFFinding(finding, in.checks)
+		}
+		if recordErr != nil {
+			rejects.addAt(start, recordErr)
 		}
 		return nil
 	})
@@ -189,21 +201,15 @@ func (p *prowler) readOutput(path string, reader *bufio.Reader, in *prowlerInput
 	return err
 }
 
-// addOCSFFinding records one finding; on error it returns the byte offset of
-// the problem.
-func addOCSFFinding(raw json.RawMessage, start int64, checks map[string]*prowlerCheck) (int64, error) {
-	var finding ocsfFinding
-	if err := json.Unmarshal(raw, &finding); err != nil {
-		return evidenceRecordError(start, err)
-	}
-
+// addOCSFFinding checks one finding and records it under its check.
+func addOCSFFinding(finding ocsfFinding, checks map[string]*prowlerCheck) error {
 	code := strings.TrimSpace(finding.Metadata.EventCode)
 	if code == "" {
-		return start, errors.New("finding without metadata.event_code; it names the Prowler check and is required")
+		return errors.New("finding without metadata.event_code; it names the Prowler check and is required")
 	}
 	at, err := ocsfFindingTime(finding)
 	if err != nil {
-		return start, fmt.Errorf("finding of check %s: %w", code, err)
+		return fmt.Errorf("finding of check %s: %w", code, err)
 	}
 
 	check := checks[code]
@@ -217,16 +223,16 @@ func addOCSFFinding(raw json.RawMessage, start int64, checks map[string]*prowler
 	case prowlerStatusManual:
 		check.manual = true
 		checks[code] = check
-		return 0, nil
+		return nil
 	default:
-		return start, fmt.Errorf("finding of check %s has status_code %q; expected PASS, FAIL or MANUAL", code, finding.StatusCode)
+		return fmt.Errorf("finding of check %s has status_code %q; expected PASS, FAIL or MANUAL", code, finding.StatusCode)
 	}
 
 	if at.After(check.latest) {
 		check.latest = at
 	}
 	checks[code] = check
-	return 0, nil
+	return nil
 }
 
 // ocsfFindingTime returns the finding's time: the numeric time field, or
@@ -255,10 +261,10 @@ type prowlerRequirement struct {
 	Checks []string `json:"Checks"`
 }
 
-// readMapping reads a compliance mapping. The mapping must be Prowler's ISO
-// 27001 2022 framework; a requirement whose id is no Annex A control is
-// rejected, and a requirement listed twice fails the file, because secslo
-// does not guess which list of checks is meant.
+// readMapping reads a compliance mapping, which must be Prowler's ISO 27001
+// 2022 framework. A requirement whose id is no Annex A control is rejected.
+// A requirement listed twice fails the file, because secslo does not guess
+// which list of checks is meant.
 func (p *prowler) readMapping(path string, reader *bufio.Reader, in *prowlerInputs) error {
 	walker := newEvidenceJSONWalker(path, reader)
 	rejects := newEvidenceRejectLog(p.logger, p.name, path)
@@ -294,19 +300,19 @@ func (p *prowler) readMapping(path string, reader *bufio.Reader, in *prowlerInpu
 }
 
 func (p *prowler) readRequirement(walker *evidenceJSONWalker, rejects *evidenceRejectLog, seen map[string]bool, in *prowlerInputs) error {
-	raw, start, err := walker.raw()
+	var req prowlerRequirement
+	start, recordErr, err := walker.decode(&req)
 	if err != nil {
 		return err
 	}
 	in.read++
-
-	var req prowlerRequirement
-	if err := json.Unmarshal(raw, &req); err != nil {
-		rejects.addAt(evidenceRecordError(start, err))
+	if recordErr != nil {
+		rejects.addAt(start, recordErr)
 		return nil
 	}
+
 	if seen[req.ID] {
-		return evidenceJSONError(walker.path, start, fmt.Errorf("requirement %q is listed twice; keep one entry with all its checks", req.ID))
+		return evidenceJSONErrorAhead(walker.path, start, fmt.Errorf("requirement %q is listed twice; keep one entry with all its checks", req.ID))
 	}
 	seen[req.ID] = true
 	if err := checkAnnexAControl(req.ID); err != nil {

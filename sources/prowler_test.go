@@ -3,8 +3,10 @@ package sources
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -351,4 +353,83 @@ func FuzzProwlerMapping(f *testing.F) {
 	f.Add([]byte(readEvidenceFixtureForFuzz(f, prowlerMappingFixture)))
 	f.Add([]byte(`{"Framework":"ISO27001","Version":"2022","Requirements":[{"Id":"A.8.28","Checks":null},{"Id":"","Checks":[""]}]}`))
 	fuzzEvidenceSource(f, NewProwler, "prowler", "mapping.json", prowlerOutputFixture)
+}
+
+// BenchmarkProwlerRefresh measures one refresh over a generated OCSF output
+// of 100,000 findings, about the size of a scan of a large AWS organization,
+// joined with the test mapping.
+func BenchmarkProwlerRefresh(b *testing.B) {
+	const findings = 100_000
+	checks := []string{"iam_password_policy_minimum_length_14", "iam_root_mfa_enabled", "cloudtrail_multi_region_enabled", "kms_cmk_rotation_enabled", "s3_bucket_public_access"}
+	var out strings.Builder
+	out.WriteString("[\n")
+	for i := range findings {
+		if i > 0 {
+			out.WriteString(",\n")
+		}
+		fmt.Fprintf(&out, `{"message": "finding %d", "metadata": {"event_code": %q, "product": {"name": "Prowler", "version": "5.4.0"}}, "severity": "Medium", "status_code": "FAIL", "time": %d, "time_dt": "2025-05-31T00:00:00", "resources": [{"uid": "arn:aws:s3:::bucket-%d", "region": "eu-west-1"}]}`,
+			i, checks[i%len(checks)], 1748649600+i%3600, i)
+	}
+	out.WriteString("\n]\n")
+	path := filepath.Join(b.TempDir(), "large.ocsf.json")
+	if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+
+	src, err := NewProwler(Config{Name: "bench", Type: "prowler", Paths: []string{path, prowlerMappingFixture}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	src.(*prowler).now = func() time.Time { return evidenceTestNow }
+	b.SetBytes(int64(out.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := src.Refresh(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.RecordsRead != findings+6 {
+			b.Fatalf("read %d records, want %d", res.RecordsRead, findings+6)
+		}
+	}
+}
+
+func TestProwlerRefreshStopsWhenCancelled(t *testing.T) {
+	var out strings.Builder
+	out.WriteString("[")
+	for i := range 2 * prowlerCancelCheckInterval {
+		if i > 0 {
+			out.WriteString(",")
+		}
+		out.WriteString(`{"metadata": {"event_code": "iam_root_mfa_enabled"}, "status_code": "PASS", "time": 1748649600}`)
+	}
+	out.WriteString("]")
+	path := writeEvidenceFile(t, t.TempDir(), "large.ocsf.json", out.String())
+	src, _ := newTestProwler(t, []string{prowlerMappingFixture, path}, "", evidenceTestNow)
+
+	// The context passes the two checks before each file and is cancelled
+	// by the time the output is half read.
+	ctx := &cancelAfterContext{Context: context.Background(), allowed: 2}
+	if _, err := src.Refresh(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want context.Canceled", err)
+	}
+	if ctx.calls != 3 {
+		t.Errorf("Err called %d times, want 3: once per file and once inside the output", ctx.calls)
+	}
+}
+
+// cancelAfterContext reports no error from its first allowed calls of Err
+// and context.Canceled after them.
+type cancelAfterContext struct {
+	context.Context
+	allowed int
+	calls   int
+}
+
+func (c *cancelAfterContext) Err() error {
+	c.calls++
+	if c.calls > c.allowed {
+		return context.Canceled
+	}
+	return nil
 }
