@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/model"
+
+	"github.com/secslo/secslo/slo"
+	"github.com/secslo/secslo/sources"
+)
+
+// specFlags are the flags that select SLO specs, shared by validate and
+// generate: a config file whose specs list names them, or --spec paths.
+type specFlags struct {
+	configFile  string
+	specs       []string
+	slothPeriod model.Duration
+}
+
+func (f *specFlags) register(cmd *kingpin.CmdClause) {
+	cmd.Flag("config.file", "Path to the secslo configuration file; its specs list selects the SLO specs.").StringVar(&f.configFile)
+	cmd.Flag("spec", "Path to an SLO spec file or a folder of specs; repeatable. Used instead of --config.file.").StringsVar(&f.specs)
+	cmd.Flag("sloth.period", "SLO period of Sloth prometheus/v1 specs, which have no period field.").Default("30d").SetValue(&f.slothPeriod)
+}
+
+// load reads and validates the selected specs. Problems go to stderr, one
+// a line, and load returns false.
+func (f *specFlags) load(stderr io.Writer) ([]*slo.SLO, bool) {
+	paths, err := f.paths()
+	if err != nil {
+		fmt.Fprintf(stderr, "secslo: %v\n", err)
+		return nil, false
+	}
+
+	slos, problems := slo.Load(paths, slo.LoadOptions{SlothPeriod: time.Duration(f.slothPeriod)})
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p.String())
+	}
+	if len(problems) > 0 {
+		fmt.Fprintf(stderr, "secslo: %d problem(s) found; nothing was generated\n", len(problems))
+		return nil, false
+	}
+	return slos, true
+}
+
+func (f *specFlags) paths() ([]string, error) {
+	switch {
+	case f.configFile != "" && len(f.specs) > 0:
+		return nil, fmt.Errorf("set either --config.file or --spec, not both")
+	case len(f.specs) > 0:
+		return f.specs, nil
+	case f.configFile == "":
+		return nil, fmt.Errorf("no specs selected; set --config.file=secslo.yaml or --spec=PATH")
+	}
+
+	cfg, err := sources.LoadConfigFile(f.configFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Specs) == 0 {
+		return nil, fmt.Errorf("%s: the config lists no specs; add the spec files or folders under specs", f.configFile)
+	}
+	return cfg.Specs, nil
+}
