@@ -239,10 +239,13 @@ func (r *controlRegister) readFile(path string, now time.Time) ([]registerRow, i
 	return rows, len(records), rejects.count, nil
 }
 
-// registerField is one named cell of a register record.
+// registerField is one named cell of a register record. A field with err
+// set carries a problem of the whole record, such as a CSV row with the
+// wrong number of fields, instead of a cell.
 type registerField struct {
 	name string
 	registerCell
+	err error
 }
 
 // parseRegisterCSV reads a CSV register with a header line. A header without
@@ -250,8 +253,7 @@ type registerField struct {
 // registers carry titles and notes.
 func parseRegisterCSV(path string, data []byte) ([][]registerField, error) {
 	reader := csv.NewReader(bytes.NewReader(data))
-	reader.FieldsPerRecord = 0
-	reader.ReuseRecord = false
+	reader.FieldsPerRecord = -1
 
 	header, err := reader.Read()
 	if err != nil {
@@ -282,10 +284,14 @@ func parseRegisterCSV(path string, data []byte) ([][]registerField, error) {
 			return nil, registerCSVError(path, err)
 		}
 
-		record := make([]registerField, 0, len(values))
-		for i, value := range values {
+		record := make([]registerField, 0, len(values)+1)
+		for i := 0; i < len(values) && i < len(columns); i++ {
 			line, column := reader.FieldPos(i)
-			record = append(record, registerField{name: columns[i], registerCell: registerCell{value: value, line: line, column: column}})
+			record = append(record, registerField{name: columns[i], registerCell: registerCell{value: values[i], line: line, column: column}})
+		}
+		if len(values) != len(columns) {
+			line, _ := reader.FieldPos(0)
+			record = append(record, registerField{registerCell: registerCell{line: line}, err: fmt.Errorf("row has %d fields, the header has %d; check for a missing or extra comma", len(values), len(columns))})
 		}
 		records = append(records, record)
 	}
@@ -374,11 +380,16 @@ func registerKeyList(set map[string]bool) []string {
 func (r *controlRegister) parseRow(path string, record []registerField, now time.Time) (*registerRow, error) {
 	cells := map[string]registerCell{}
 	line := 0
+	var recordErr error
 	for _, f := range record {
-		cells[f.name] = registerCell{value: strings.TrimSpace(f.value), line: f.line, column: f.column}
 		if line == 0 {
 			line = f.line
 		}
+		if f.err != nil {
+			recordErr = f.err
+			continue
+		}
+		cells[f.name] = registerCell{value: strings.TrimSpace(f.value), line: f.line, column: f.column}
 	}
 
 	id := cells[registerColumnControl]
@@ -390,6 +401,10 @@ func (r *controlRegister) parseRow(path string, record []registerField, now time
 	}
 
 	row := &registerRow{file: path, line: line, ctrl: id.value, owner: cells[registerColumnOwner].value}
+	if recordErr != nil {
+		row.err = &InputError{File: path, Line: line, Err: recordErr}
+		return row, row.err
+	}
 	row.err = r.parseRowFields(path, row, cells, now)
 	return row, row.err
 }
