@@ -220,6 +220,9 @@ func (r *controlRegister) readFile(path string, now time.Time) ([]registerRow, i
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	if len(records) == 0 {
+		return nil, 0, 0, &InputError{File: path, Err: errors.New("no control rows; list at least one control, because an empty register would publish an SLI of no objects")}
+	}
 
 	rejects := newEvidenceRejectLog(r.logger, r.name, path)
 	var rows []registerRow

@@ -350,6 +350,8 @@ func TestControlRegisterFileErrors(t *testing.T) {
 		{"YAML item that is a scalar", "r.yaml", "- A.5.1\n", "r.yaml:1:3: list item is a scalar"},
 		{"YAML unknown key", "r.yaml", "- control: A.5.1\n  colection: manual\n", `r.yaml:2:3: unknown key "colection"`},
 		{"YAML list value", "r.yaml", "- control: [A.5.1, A.5.2]\n  collection: manual\n", `r.yaml:1:12: key "control" has a sequence value`},
+		{"CSV header without rows", "r.csv", "control,collection,last_evidence\r\n", "r.csv: no control rows"},
+		{"YAML empty list", "r.yaml", "[]\n", "r.yaml: no control rows"},
 		{"YAML syntax error", "r.yaml", "- control: A.5.1\n collection: [\n", "r.yaml: invalid YAML"},
 		{"CSV whose every row is rejected", "r.csv", "control,collection,last_evidence\nAC-2,automated,\nAC-3,automated,\n", `r.csv: every one of the 2 rows was rejected, so the file is not in the expected format; the first: `},
 	}
