@@ -26,7 +26,7 @@ var evidenceTestNow = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 
 // evidenceTestSource builds a source of the given factory with options
 // written as YAML, a clock fixed at now and a logger writing into the
-// returned buffer.
+// returned evidenceLog.
 func evidenceTestSource(t *testing.T, factory Factory, typ string, paths []string, options string, now time.Time) (Source, *evidenceLog) {
 	t.Helper()
 	cfg := Config{Name: "evidence_test", Type: typ, Paths: paths, Options: evidenceOptionsNode(t, options)}

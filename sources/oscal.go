@@ -183,6 +183,9 @@ func (o *oscalAssessment) Refresh(ctx context.Context) (*Result, error) {
 		rejected += fileRejected
 	}
 
+	if len(controls) == 0 {
+		return nil, fmt.Errorf("source %q: no finding targets a control, so no control is in scope; OSCAL findings with target.target-id are required", o.name)
+	}
 	objects := make([]evidenceObject, 0, len(controls))
 	for id, ctrl := range controls {
 		objects = append(objects, evidenceObject{id: id, reason: ctrl.reason()})

@@ -259,6 +259,19 @@ func TestOSCALFileErrors(t *testing.T) {
 	}
 }
 
+func TestOSCALWithoutFindingsFails(t *testing.T) {
+	path := writeEvidenceFile(t, t.TempDir(), "doc.json", oscalTestDocument(oscalGoodObservation, ""))
+	src, _ := newTestOSCAL(t, []string{path}, "", evidenceTestNow)
+	res, err := src.Refresh(context.Background())
+
+	if want := "no finding targets a control"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want it to contain %q", err, want)
+	}
+	if res != nil {
+		t.Errorf("Refresh returned a result with its error: %+v", res)
+	}
+}
+
 func TestOSCALPOAMSampleIsRejected(t *testing.T) {
 	sample := evidenceSample(t, "oscal-ifa_plan-of-action-and-milestones.json")
 	src, _ := newTestOSCAL(t, []string{sample}, "", evidenceTestNow)

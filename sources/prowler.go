@@ -122,7 +122,11 @@ func (p *prowler) Refresh(ctx context.Context) (*Result, error) {
 	if in.outputs == 0 {
 		return nil, fmt.Errorf("source %q: no Prowler OCSF output among paths; add the .ocsf.json file of a scan", p.name)
 	}
-	return buildEvidenceResult(p.evaluate(in, now), in.read, in.rejected), nil
+	objects := p.evaluate(in, now)
+	if len(objects) == 0 {
+		return nil, fmt.Errorf("source %q: the compliance mappings map no Annex A control to a check, so no control is in scope; use Prowler's ISO27001 2022 mapping or set options.scope to all", p.name)
+	}
+	return buildEvidenceResult(objects, in.read, in.rejected), nil
 }
 
 // readFile reads one path as an OCSF output or a compliance mapping,

@@ -303,6 +303,7 @@ func TestProwlerMissingInputs(t *testing.T) {
 		{"missing file", []string{absent, prowlerMappingFixture}, "absent.ocsf.json: no such file"},
 		{"no mapping among paths", []string{prowlerOutputFixture}, "no Prowler compliance mapping among paths"},
 		{"no output among paths", []string{prowlerMappingFixture}, "no Prowler OCSF output among paths"},
+		{"mapping without checks", []string{prowlerOutputFixture, writeEvidenceFile(t, t.TempDir(), "m.json", `{"Framework": "ISO27001", "Version": "2022", "Requirements": [{"Id": "A.5.1", "Checks": []}]}`)}, "the compliance mappings map no Annex A control to a check"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
