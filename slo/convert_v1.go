@@ -3,8 +3,8 @@ package slo
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -355,4 +355,3 @@ func DefaultAlertName(sloName string) string {
 	}
 	return name + "BudgetBurn"
 }
-

@@ -71,12 +71,14 @@ func parseDocuments(file string, data []byte) ([]*document, Problems) {
 			break
 		}
 		if err != nil {
-			return nil, Problems{syntaxProblem(file, err)}
+			return nil, Problems{syntaxProblem(file, data, err)}
 		}
 		if len(root.Content) == 0 {
 			continue
 		}
-		docs = append(docs, &document{file: file, root: root.Content[0], nodes: map[string]*yaml.Node{}})
+		doc := &document{file: file, root: root.Content[0], nodes: map[string]*yaml.Node{}}
+		doc.nodes[""] = doc.root
+		docs = append(docs, doc)
 	}
 
 	if len(docs) == 0 {
@@ -85,14 +87,47 @@ func parseDocuments(file string, data []byte) ([]*document, Problems) {
 	return docs, nil
 }
 
-func syntaxProblem(file string, err error) Problem {
+func syntaxProblem(file string, data []byte, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = strings.TrimSpace(strings.Replace(msg, m[0]+":", "", 1))
 	}
-	return Problem{Position: Position{File: file, Line: line}, Message: "invalid YAML: " + msg}
+	return Problem{Position: Position{File: file, Line: firstFailingLine(data, line)}, Message: "invalid YAML: " + msg}
+}
+
+// firstFailingLine returns the first line at which the YAML stops parsing.
+// The YAML parser reports the line where the enclosing block starts, which
+// can be far above the mistake, so the text is cut after each line from
+// that one on until a prefix fails.
+func firstFailingLine(data []byte, from int) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	end := 0
+	for i := range lines {
+		end += len(lines[i])
+		if i+1 < from {
+			continue
+		}
+		if !parses(data[:end]) {
+			return i + 1
+		}
+	}
+	return from
+}
+
+func parses(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
 }
 
 var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
