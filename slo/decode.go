@@ -18,10 +18,15 @@ import (
 // document is one YAML document of a spec file, with the position of every
 // value by field path so that validation can point at it.
 type document struct {
-	file  string
-	root  *yaml.Node
-	nodes map[string]*yaml.Node
+	file    string
+	root    *yaml.Node
+	nodes   map[string]*yaml.Node
+	aliases int
 }
+
+// maxAliases bounds alias expansion, so that a self-referencing or
+// exponentially nested alias cannot hang validation.
+const maxAliases = 1000
 
 // position returns the position of the value at path, or of its nearest
 // parent that exists, such as the SLO when a field is missing.
@@ -139,6 +144,10 @@ var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
 // depend on the decoder.
 func (d *document) checkShape(node *yaml.Node, t reflect.Type, path, tagKey string) Problems {
 	if node.Kind == yaml.AliasNode && node.Alias != nil {
+		d.aliases++
+		if d.aliases > maxAliases {
+			return Problems{d.problem(path, "the spec expands more than %d YAML aliases; write the values out", maxAliases)}
+		}
 		node = node.Alias
 	}
 	d.nodes[path] = node
