@@ -17,7 +17,8 @@ type bytesBuffer = bytes.Buffer
 
 // CheckRuleFile parses every expression of file with the parser of the
 // target (PromQL, or MetricsQL for vmalert) and the whole file with
-// Prometheus's rule file loader, and returns every problem found.
+// Prometheus's rule file loader with the legacy name rules that Prometheus 2
+// enforces, and returns every problem found.
 func CheckRuleFile(file *RuleFile, format Format) error {
 	var errs []error
 	for _, g := range file.Groups {
@@ -32,7 +33,7 @@ func CheckRuleFile(file *RuleFile, format Format) error {
 	if err != nil {
 		return err
 	}
-	if _, loadErrs := rulefmt.Parse(data, false, model.UTF8Validation, slo.PromQL, slog.New(slog.DiscardHandler)); len(loadErrs) > 0 {
+	if _, loadErrs := rulefmt.Parse(data, false, model.LegacyValidation, slo.PromQL, slog.New(slog.DiscardHandler)); len(loadErrs) > 0 {
 		errs = append(errs, loadErrs...)
 	}
 	return errors.Join(errs...)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 
@@ -37,6 +38,9 @@ type Options struct {
 // Output is the generated files by path relative to the output folder.
 type Output struct {
 	Files map[string][]byte
+	// Notes lists what was not generated and why, such as the test of an
+	// SLI whose inputs cannot be synthesized.
+	Notes []string
 }
 
 // File paths inside the output folder.
@@ -75,6 +79,11 @@ func Generate(slos []*slo.SLO, opts Options) (*Output, error) {
 		}
 		for _, s := range service.slos {
 			test, err := GenerateTest(s, "../"+rulePath)
+			var noInputs *ErrNoTestInputs
+			if errors.As(err, &noInputs) {
+				out.Notes = append(out.Notes, fmt.Sprintf("SLO %q of service %q: %v", s.Name, s.Service, err))
+				continue
+			}
 			if err != nil {
 				return nil, fmt.Errorf("SLO %q of service %q: failed to generate its test: %w", s.Name, s.Service, err)
 			}

@@ -55,5 +55,8 @@ func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
 	for _, p := range paths {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
+	for _, note := range out.Notes {
+		fmt.Fprintf(stdout, "note: %s\n", note)
+	}
 	return exitOK
 }
