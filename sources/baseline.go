@@ -54,6 +54,10 @@ type baselineEntry struct {
 	Principal      string         `yaml:"principal"`
 	AllowedActions []string       `yaml:"allowed_actions"`
 	AcceptedRisks  []acceptedRisk `yaml:"accepted_risks"`
+
+	// starOnly is set when Principal has no ? wildcard, so that lookup can
+	// take the fast path of starGlobMatch.
+	starOnly bool
 }
 
 // acceptedRisk is a high-risk rule that a baseline entry accepts, with the
@@ -219,6 +223,7 @@ func (b *baseline) prepareEntry(i int, foldCase bool) {
 		}
 	}
 	if strings.ContainsAny(entry.Principal, "*?") {
+		entry.starOnly = !strings.Contains(entry.Principal, "?")
 		b.globs = append(b.globs, i)
 		return
 	}
@@ -249,9 +254,16 @@ func (b *baseline) lookup(id, name string) baselineMatch {
 			add(i)
 		}
 	}
+	plain := !strings.ContainsAny(id, "*?") && !strings.ContainsAny(name, "*?")
 	for _, i := range b.globs {
-		pattern := b.entries[i].Principal
-		if globCovers(pattern, id) || globCovers(pattern, name) {
+		entry := &b.entries[i]
+		if plain && entry.starOnly {
+			if starGlobMatch(entry.Principal, id) || starGlobMatch(entry.Principal, name) {
+				add(i)
+			}
+			continue
+		}
+		if globCovers(entry.Principal, id) || globCovers(entry.Principal, name) {
 			add(i)
 		}
 	}
@@ -266,6 +278,15 @@ func (b *baseline) lookup(id, name string) baselineMatch {
 // false, which reports drift that a reviewer can clear in the baseline.
 // Matching is byte-wise, which fits the ASCII names of IAM and Kubernetes.
 func globCovers(pattern, text string) bool {
+	if !strings.ContainsAny(text, "*?") && !strings.Contains(pattern, "?") {
+		return starGlobMatch(pattern, text)
+	}
+	return globCoversGeneral(pattern, text)
+}
+
+// globCoversGeneral is globCovers for any pattern and text, by backtracking
+// to the last * on a mismatch.
+func globCoversGeneral(pattern, text string) bool {
 	p, t := 0, 0
 	star, starText := -1, 0
 	for t < len(text) {
@@ -287,6 +308,32 @@ func globCovers(pattern, text string) bool {
 		p++
 	}
 	return p == len(pattern)
+}
+
+// starGlobMatch matches a pattern whose only wildcard is * against a plain
+// text. The first segment is anchored at the start and the last at the end,
+// and the middle ones are found leftmost, which is exact for * alone.
+func starGlobMatch(pattern, text string) bool {
+	first, rest, found := strings.Cut(pattern, "*")
+	if !found {
+		return pattern == text
+	}
+	if !strings.HasPrefix(text, first) {
+		return false
+	}
+	text = text[len(first):]
+
+	for {
+		segment, after, more := strings.Cut(rest, "*")
+		if !more {
+			return strings.HasSuffix(text, segment)
+		}
+		i := strings.Index(text, segment)
+		if i < 0 {
+			return false
+		}
+		text, rest = text[i+len(segment):], after
+	}
 }
 
 // globCharCovers reports whether one pattern character covers one text
@@ -372,42 +419,64 @@ func driftListCapped(items []string) string {
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:driftMaxListed], ", "), len(items)-driftMaxListed)
 }
 
-// privilegeMaxLoggedRejects caps the rejected records logged in one refresh.
-// The rest are counted in one summary line, so a broken export of 10,000
-// roles does not flood the log.
-const privilegeMaxLoggedRejects = 20
+// privilegeMaxLoggedRejects caps the rejected records logged per file in one
+// refresh. The rest are counted in one summary line, so a broken export of
+// 10,000 roles does not flood the log.
+const privilegeMaxLoggedRejects = 10
 
 // privilegeRejects counts and logs the records rejected in one refresh.
 type privilegeRejects struct {
 	logger *slog.Logger
 	source string
 	count  int
+	// perFile counts the rejections of each file, and first keeps the first
+	// error of each, for the error of a file whose every record is rejected.
+	perFile map[string]int
+	first   map[string]error
 }
 
 func (r *privilegeRejects) reject(file string, err error) {
+	if r.perFile == nil {
+		r.perFile, r.first = make(map[string]int), make(map[string]error)
+	}
 	r.count++
-	if r.count <= privilegeMaxLoggedRejects {
-		r.logger.Warn("rejected record", "source", r.source, "file", file, "err", err)
+	r.perFile[file]++
+	if r.first[file] == nil {
+		r.first[file] = err
 	}
+	if r.perFile[file] > privilegeMaxLoggedRejects {
+		return
+	}
+
+	attrs := []any{"source", r.source, "file", file}
+	var inputErr *InputError
+	if errors.As(err, &inputErr) && inputErr.Line > 0 {
+		attrs = append(attrs, "line", inputErr.Line)
+	}
+	r.logger.Warn("rejected record", append(attrs, "err", err)...)
 }
 
-// flush logs how many rejections were counted but not logged.
+// checkFile fails a file whose records were all rejected, because such a
+// file is most likely in a format the adapter does not read.
+func (r *privilegeRejects) checkFile(file string, records int) error {
+	if records == 0 || r.perFile[file] < records {
+		return nil
+	}
+	return &InputError{File: file, Err: fmt.Errorf("all %d records were rejected, so the file is not in a format this source reads; first problem: %w", records, r.first[file])}
+}
+
+// flush logs, per file, how many rejections were counted but not logged.
 func (r *privilegeRejects) flush() {
-	if r.count > privilegeMaxLoggedRejects {
-		r.logger.Warn("more records rejected than logged", "source", r.source, "not_logged", r.count-privilegeMaxLoggedRejects)
+	files := make([]string, 0, len(r.perFile))
+	for file := range r.perFile {
+		files = append(files, file)
 	}
-}
-
-// privilegeLineColumn converts a byte offset in data to a 1-based line and
-// column, for errors in JSON files.
-func privilegeLineColumn(data []byte, offset int64) (line, column int) {
-	if offset > int64(len(data)) {
-		offset = int64(len(data))
+	slices.Sort(files)
+	for _, file := range files {
+		if count := r.perFile[file]; count > privilegeMaxLoggedRejects {
+			r.logger.Warn("more records rejected than logged", "source", r.source, "file", file, "rejected", count, "not_logged", count-privilegeMaxLoggedRejects)
+		}
 	}
-	before := data[:offset]
-	line = bytes.Count(before, []byte{'\n'}) + 1
-	column = len(before) - bytes.LastIndexByte(before, '\n')
-	return line, column
 }
 
 // sortRisks orders the tripped rules as rules lists them, so that a reason

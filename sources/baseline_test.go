@@ -143,3 +143,18 @@ func TestDriftReasonCapsLists(t *testing.T) {
 		t.Errorf("reason = %q, want %q", got, want)
 	}
 }
+
+// FuzzGlobCovers checks the fast path for * against the general matcher.
+func FuzzGlobCovers(f *testing.F) {
+	f.Add("a*b*c", "axxbyyc")
+	f.Add("*ab*ab", "abab")
+	f.Add("arn:aws:iam::*:role/app-*", "arn:aws:iam::1:role/app-x")
+	f.Fuzz(func(t *testing.T, pattern, text string) {
+		if strings.ContainsAny(text, "*?") || strings.Contains(pattern, "?") {
+			return
+		}
+		if got, want := starGlobMatch(pattern, text), globCoversGeneral(pattern, text); got != want {
+			t.Errorf("starGlobMatch(%q, %q) = %v, general matcher = %v", pattern, text, got, want)
+		}
+	})
+}

@@ -117,11 +117,15 @@ func (s *awsIAM) Refresh(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("source %q: %w", s.name, err)
 		}
-		result.RecordsRead += len(export.principals) + len(export.policies)
+		records := len(export.principals) + len(export.policies)
+		result.RecordsRead += records
 
 		evaluated, err := evaluateIAMExport(ctx, export, base, s.scope, rejects)
 		if err != nil {
 			return nil, err
+		}
+		if err := rejects.checkFile(path, records); err != nil {
+			return nil, fmt.Errorf("source %q: %w", s.name, err)
 		}
 		outcomes = append(outcomes, evaluated...)
 	}
@@ -184,8 +188,10 @@ func rejectDuplicateARNs(outcomes []iamOutcome, rejects *privilegeRejects) []iam
 // iamExport is one parsed get-account-authorization-details file. Records
 // keep their byte offset, so that later checks can name their line.
 type iamExport struct {
-	file       string
-	data       []byte
+	file string
+	data []byte
+	// newlines holds the offset of every line break, built on first use.
+	newlines   []int64
 	principals []iamPrincipal
 	policies   []iamManagedPolicy
 }
@@ -218,8 +224,22 @@ type iamPrincipalJSON struct {
 }
 
 type iamInlinePolicy struct {
-	PolicyName     string          `json:"PolicyName"`
-	PolicyDocument json.RawMessage `json:"PolicyDocument"`
+	PolicyName     string            `json:"PolicyName"`
+	PolicyDocument iamInlineDocument `json:"PolicyDocument"`
+}
+
+// iamInlineDocument is an inline policy document, parsed while its record
+// is decoded so that its bytes are not copied and scanned once more. A
+// parse error is kept on the field and reported with the principal, so
+// that the rest of the record still decodes.
+type iamInlineDocument struct {
+	doc *iamPolicyDocument
+	err error
+}
+
+func (d *iamInlineDocument) UnmarshalJSON(data []byte) error {
+	d.doc, d.err = parsePolicyDocument(data)
+	return nil
 }
 
 type iamAttachedPolicy struct {
@@ -272,8 +292,27 @@ func (p *iamPrincipal) inlinePolicies() []iamInlinePolicy {
 
 // position returns the record's line and column for an InputError.
 func (e *iamExport) position(offset int64) *InputError {
-	line, column := privilegeLineColumn(e.data, offset)
+	line, column := e.lineColumn(offset)
 	return &InputError{File: e.file, Line: line, Column: column}
+}
+
+// lineColumn converts a byte offset to a 1-based line and column. It indexes
+// the line breaks once per file, because counting them for every record
+// would take time quadratic in the file size.
+func (e *iamExport) lineColumn(offset int64) (line, column int) {
+	if e.newlines == nil {
+		e.newlines = make([]int64, 0, bytes.Count(e.data, []byte{'\n'}))
+		for i, b := range e.data {
+			if b == '\n' {
+				e.newlines = append(e.newlines, int64(i))
+			}
+		}
+	}
+	before, _ := slices.BinarySearch(e.newlines, offset)
+	if before == 0 {
+		return 1, int(offset) + 1
+	}
+	return before + 1, int(offset - e.newlines[before-1])
 }
 
 // readAuthorizationDetails reads and parses one export file.
@@ -519,52 +558,94 @@ type iamStatements []iamStatement
 
 func (s *iamStatements) UnmarshalJSON(data []byte) error {
 	data = bytes.TrimSpace(data)
+	var decoded []iamStatementJSON
 	if len(data) > 0 && data[0] == '{' {
-		var one iamStatement
-		if err := json.Unmarshal(data, &one); err != nil {
+		decoded = make([]iamStatementJSON, 1)
+		if err := json.Unmarshal(data, &decoded[0]); err != nil {
 			return err
 		}
-		*s = iamStatements{one}
-		return nil
-	}
-	var many []iamStatement
-	if err := json.Unmarshal(data, &many); err != nil {
+	} else if err := json.Unmarshal(data, &decoded); err != nil {
 		return err
 	}
-	*s = many
+
+	statements := make(iamStatements, len(decoded))
+	for i, statement := range decoded {
+		converted, err := statement.convert()
+		if err != nil {
+			return fmt.Errorf("statement %d: %w", i+1, err)
+		}
+		statements[i] = converted
+	}
+	*s = statements
 	return nil
 }
 
 // iamStatement is one statement. A nil list means the element is absent,
 // which tells Action from NotAction.
 type iamStatement struct {
+	Effect      string
+	Action      []string
+	NotAction   []string
+	Resource    []string
+	NotResource []string
+	Condition   json.RawMessage
+}
+
+// iamStatementJSON is a statement as decoded. Its list elements are one
+// string or a list of strings, decoded as any and checked by convert,
+// because a custom unmarshaler per element would scan the bytes again.
+type iamStatementJSON struct {
 	Effect      string          `json:"Effect"`
-	Action      iamStringList   `json:"Action"`
-	NotAction   iamStringList   `json:"NotAction"`
-	Resource    iamStringList   `json:"Resource"`
-	NotResource iamStringList   `json:"NotResource"`
+	Action      any             `json:"Action"`
+	NotAction   any             `json:"NotAction"`
+	Resource    any             `json:"Resource"`
+	NotResource any             `json:"NotResource"`
 	Condition   json.RawMessage `json:"Condition"`
 }
 
-// iamStringList is a policy element written as one string or a list.
-type iamStringList []string
-
-func (l *iamStringList) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
-	if len(data) > 0 && data[0] == '"' {
-		var one string
-		if err := json.Unmarshal(data, &one); err != nil {
-			return err
+func (j *iamStatementJSON) convert() (iamStatement, error) {
+	statement := iamStatement{Effect: j.Effect, Condition: j.Condition}
+	fields := []struct {
+		name  string
+		value any
+		out   *[]string
+	}{
+		{"Action", j.Action, &statement.Action},
+		{"NotAction", j.NotAction, &statement.NotAction},
+		{"Resource", j.Resource, &statement.Resource},
+		{"NotResource", j.NotResource, &statement.NotResource},
+	}
+	for _, field := range fields {
+		list, err := iamStringList(field.value)
+		if err != nil {
+			return iamStatement{}, fmt.Errorf("%s: %w", field.name, err)
 		}
-		*l = iamStringList{one}
-		return nil
+		*field.out = list
 	}
-	many := []string{}
-	if err := json.Unmarshal(data, &many); err != nil {
-		return errors.New("expected a string or a list of strings")
+	return statement, nil
+}
+
+// iamStringList converts a policy element written as one string or a list
+// of strings. An absent element stays nil.
+func iamStringList(value any) ([]string, error) {
+	switch v := value.(type) {
+	case nil:
+		return nil, nil
+	case string:
+		return []string{v}, nil
+	case []any:
+		list := make([]string, len(v))
+		for i, item := range v {
+			text, ok := item.(string)
+			if !ok {
+				return nil, errors.New("expected a string or a list of strings")
+			}
+			list[i] = text
+		}
+		return list, nil
+	default:
+		return nil, errors.New("expected a string or a list of strings")
 	}
-	*l = many
-	return nil
 }
 
 // parsePolicyDocument reads a policy document written as a JSON object, as
@@ -786,7 +867,7 @@ func (e *iamExport) principalPermissions(p *iamPrincipal, policies, groups map[s
 }
 
 func (e *iamExport) assess(p *iamPrincipal, perms *iamPermissions, base *baseline) iamOutcome {
-	line, _ := privilegeLineColumn(e.data, p.offset)
+	line, _ := e.lineColumn(p.offset)
 	outcome := iamOutcome{file: e.file, line: line, kind: p.kind, name: p.name(), arn: p.Arn}
 
 	var match baselineMatch
@@ -811,7 +892,7 @@ func (e *iamExport) principalLines() map[string][]int {
 		if p.name() == "" {
 			continue
 		}
-		line, _ := privilegeLineColumn(e.data, p.offset)
+		line, _ := e.lineColumn(p.offset)
 		lines[iamPrincipalKey(p)] = append(lines[iamPrincipalKey(p)], line)
 	}
 	return lines
@@ -884,11 +965,14 @@ func joinInts(values []int) string {
 }
 
 func compileInlinePolicy(inline iamInlinePolicy) (*iamPermissions, error) {
-	doc, err := parsePolicyDocument(inline.PolicyDocument)
-	if err != nil {
-		return nil, err
+	document := inline.PolicyDocument
+	switch {
+	case document.err != nil:
+		return nil, document.err
+	case document.doc == nil:
+		return nil, errors.New("missing policy document")
 	}
-	return compilePolicy(doc, inline.PolicyName+" (inline)")
+	return compilePolicy(document.doc, inline.PolicyName+" (inline)")
 }
 
 func resolveAttachedPolicy(attached iamAttachedPolicy, policies map[string]*iamCompiled) (*iamPermissions, error) {
@@ -982,6 +1066,12 @@ type iamRiskProbe struct {
 	rule        string
 	action      string
 	anyResource bool
+}
+
+// iamFoldedProbe is a probe with its action in lower case.
+type iamFoldedProbe struct {
+	iamRiskProbe
+	folded string
 }
 
 // iamRiskProbes lists the actions behind the high-risk rules other than
@@ -1087,16 +1177,49 @@ func checkIAMRisks(grants []iamGrant, denies []string, match baselineMatch, find
 	}
 }
 
+// iamFoldedProbes holds every probe in table order, and iamProbesByService
+// indexes them by service prefix, so that a grant such as logs:PutLogEvents
+// is checked against no probe at all.
+var (
+	iamFoldedProbes    = foldIAMRiskProbes()
+	iamProbesByService = indexIAMRiskProbes(iamFoldedProbes)
+)
+
+func foldIAMRiskProbes() []iamFoldedProbe {
+	folded := make([]iamFoldedProbe, len(iamRiskProbes))
+	for i, probe := range iamRiskProbes {
+		folded[i] = iamFoldedProbe{iamRiskProbe: probe, folded: strings.ToLower(probe.action)}
+	}
+	return folded
+}
+
+func indexIAMRiskProbes(probes []iamFoldedProbe) map[string][]iamFoldedProbe {
+	index := make(map[string][]iamFoldedProbe)
+	for _, probe := range probes {
+		service, _, _ := strings.Cut(probe.folded, ":")
+		index[service] = append(index[service], probe)
+	}
+	return index
+}
+
 func probeIAMGrant(grant iamGrant, denies []string, match baselineMatch, finding *driftFinding) {
-	for _, probe := range iamRiskProbes {
+	service, _, _ := strings.Cut(grant.folded, ":")
+	if strings.ContainsAny(service, "*?") {
+		probeIAMGrantWith(iamFoldedProbes, grant, denies, match, finding)
+		return
+	}
+	probeIAMGrantWith(iamProbesByService[service], grant, denies, match, finding)
+}
+
+func probeIAMGrantWith(probes []iamFoldedProbe, grant iamGrant, denies []string, match baselineMatch, finding *driftFinding) {
+	for _, probe := range probes {
 		if probe.anyResource && !grant.anyResource {
 			continue
 		}
-		folded := strings.ToLower(probe.action)
-		if !globCovers(grant.folded, folded) || iamDenied(denies, folded) {
+		if !globCovers(grant.folded, probe.folded) || iamDenied(denies, probe.folded) {
 			continue
 		}
-		finding.addRisk(match, probe.rule, describeIAMEvidence(probe, grant))
+		finding.addRisk(match, probe.rule, describeIAMEvidence(probe.iamRiskProbe, grant))
 	}
 }
 

@@ -274,7 +274,7 @@ func parseRBAC(file string, data []byte, input *rbacInput, rejects *privilegeRej
 	if input.records == before {
 		return &InputError{File: file, Err: errors.New("file holds no Kubernetes objects, only comments or empty documents")}
 	}
-	return nil
+	return rejects.checkFile(file, input.records-before)
 }
 
 // addObject reads one object. A List's items are read as objects; a List

@@ -158,6 +158,7 @@ func TestKubernetesRBACFileErrors(t *testing.T) {
 		{"unclosed flow sequence", "kind: Role\nrules: [\n", "invalid YAML"},
 		{"truncated JSON List", `{"kind": "List", "items": [{"kind": "Role"`, "invalid YAML"},
 		{"tab indentation", "kind: Role\nmetadata:\n\tname: x\n", "invalid YAML: yaml: line 3"},
+		{"every object rejected", "just text\n---\n- a list\n", "all 2 records were rejected, so the file is not in a format this source reads"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
