@@ -215,10 +215,10 @@ func (s *inventory) Refresh(ctx context.Context) (*Result, error) {
 func (s *inventory) readAssets(ctx context.Context, assets *assetTable, rejected *tableRejects) (int, error) {
 	c := s.opts.Columns
 	columns := []tableColumn{
-		{name: c.ID, fallback: "id", option: "options.columns.id", holds: "the asset id", required: true},
-		{name: c.Criticality, fallback: "criticality", option: "options.columns.criticality", holds: "the asset criticality", required: true},
-		{name: c.Name, fallback: "name", option: "options.columns.name", holds: "the asset name"},
-		{name: c.Owner, fallback: "owner", option: "options.columns.owner", holds: "the asset owner"},
+		{name: c.ID, fallback: "id", option: "options.columns.id", content: "the asset id", required: true},
+		{name: c.Criticality, fallback: "criticality", option: "options.columns.criticality", content: "the asset criticality", required: true},
+		{name: c.Name, fallback: "name", option: "options.columns.name", content: "the asset name"},
+		{name: c.Owner, fallback: "owner", option: "options.columns.owner", content: "the asset owner"},
 	}
 
 	total := 0
@@ -241,8 +241,9 @@ func (s *inventory) readAssets(ctx context.Context, assets *assetTable, rejected
 }
 
 // estimateRecords estimates the records of files from their sizes and the
-// line length of their first 64 KiB. Its error is a guess and only sizes
-// tables; a file that cannot be read counts as empty here and fails later.
+// mean line length of their first 64 KiB. The estimate only sizes tables, so
+// a wrong one costs memory or time but never changes a result. A file that
+// cannot be opened counts as empty here and fails when it is read.
 func estimateRecords(files []string) int {
 	const sampleSize = 64 << 10
 	total := 0
@@ -318,8 +319,8 @@ func (s *inventory) readLastSeen(ctx context.Context, assets *assetTable, reject
 func (s *inventory) readLastSeenTable(ctx context.Context, file string, assets *assetTable, rejected *tableRejects) (int, error) {
 	c := s.opts.LastSeen.Columns
 	columns := []tableColumn{
-		{name: c.ID, fallback: "id", option: "options.last_seen.columns.id", holds: "the asset id", required: true},
-		{name: c.LastSeen, fallback: "last_seen", option: "options.last_seen.columns.last_seen", holds: "the last-seen time", required: true},
+		{name: c.ID, fallback: "id", option: "options.last_seen.columns.id", content: "the asset id", required: true},
+		{name: c.LastSeen, fallback: "last_seen", option: "options.last_seen.columns.last_seen", content: "the last-seen time", required: true},
 	}
 	return readTable(ctx, file, s.opts.LastSeen.Format, columns, rejected, func(values []string, line int) error {
 		return assets.recordSeenText(values[0], values[1], file, line)

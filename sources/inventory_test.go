@@ -444,7 +444,7 @@ func TestInventoryRejectsBadFiles(t *testing.T) {
 		{"empty JSON file", "assets.json", "", "assets.json: file is empty"},
 		{"whitespace-only JSON file", "assets.json", "\xef\xbb\xbf \r\n", "file is empty"},
 		{"missing id column", "assets.csv", strings.Replace(goodCSV, "id,", "asset,", 1),
-			`assets.csv:1: missing required column "id" (found "asset", "name", "criticality", "owner", "tags"): set options.columns.id to the column that holds the asset id`},
+			`assets.csv:1: missing required column "id" (found "asset", "name", "criticality", "owner", "tags"): set options.columns.id to the column that contains the asset id`},
 		{"missing criticality column", "assets.csv", strings.Replace(goodCSV, "criticality", "tier", 1),
 			`missing required column "criticality" (found "id", "name", "tier", "owner", "tags"): set options.columns.criticality`},
 		{"unclosed CSV quote", "assets.csv", goodCSV + "\"i-0009,x,critical,y,z\n", "assets.csv:7:"},

@@ -213,11 +213,11 @@ func firstJSONByte(file string) (byte, error) {
 func (s *patches) readHostList(ctx context.Context, file, format string, hosts *hostTable, rejected *tableRejects, now time.Time) (int, error) {
 	c := s.opts.Columns
 	columns := []tableColumn{
-		{name: c.ID, fallback: "id", option: "options.columns.id", holds: "the host id", required: true},
-		{name: c.Criticality, fallback: "criticality", option: "options.columns.criticality", holds: "the host criticality", required: true},
-		{name: c.Name, fallback: "name", option: "options.columns.name", holds: "the host name"},
-		{name: c.Released, fallback: "released", option: "options.columns.released", holds: "the release time of the oldest missing critical patch"},
-		{name: c.Age, fallback: "age", option: "options.columns.age", holds: "the age of the oldest missing critical patch"},
+		{name: c.ID, fallback: "id", option: "options.columns.id", content: "the host id", required: true},
+		{name: c.Criticality, fallback: "criticality", option: "options.columns.criticality", content: "the host criticality", required: true},
+		{name: c.Name, fallback: "name", option: "options.columns.name", content: "the host name"},
+		{name: c.Released, fallback: "released", option: "options.columns.released", content: "the release time of the oldest missing critical patch"},
+		{name: c.Age, fallback: "age", option: "options.columns.age", content: "the age of the oldest missing critical patch"},
 	}
 	if format == patchesCSV {
 		if err := checkHostListHeader(file, c); err != nil {

@@ -16,7 +16,7 @@ import (
 	"strings"
 )
 
-// This file holds the readers that the list-shaped adapters share: CSV files
+// This file contains the readers that the list-shaped adapters share: CSV files
 // with a header row, JSON arrays of objects, and the bookkeeping of rejected
 // records.
 
@@ -96,13 +96,13 @@ func (t *csvTable) column(name string) int {
 
 // requireColumn returns the index of a column that the adapter cannot work
 // without. The error lists the columns found and the option that names it.
-func (t *csvTable) requireColumn(name, option, holds string) (int, error) {
+func (t *csvTable) requireColumn(name, option, content string) (int, error) {
 	if i := t.column(name); i >= 0 {
 		return i, nil
 	}
 	return -1, &InputError{File: t.file, Line: 1, Err: fmt.Errorf(
-		"missing required column %q (found %s): set %s to the column that holds %s",
-		name, tableQuoteList(t.header), option, holds)}
+		"missing required column %q (found %s): set %s to the column that contains %s",
+		name, tableQuoteList(t.header), option, content)}
 }
 
 // optionalColumn returns the index of a column that may be absent, or -1. A
@@ -151,7 +151,7 @@ type tableColumn struct {
 	name     string // the configured name
 	fallback string // the default name
 	option   string // the option that sets the name, for messages
-	holds    string // what the column holds, for messages
+	content  string // the column's content, for messages
 	required bool
 }
 
@@ -225,9 +225,9 @@ func readTableCSV(ctx context.Context, file string, columns []tableColumn, tally
 // goroutine and the reader.
 const csvBatchSize = 4096
 
-// csvBatch is a run of parsed records: the selected values of record i are
-// values[i*columns : (i+1)*columns], errs[i] is its record-level error, and
-// fatal ends the file after the last record.
+// csvBatch is a run of parsed records. The selected values of record i are
+// values[i*columns : (i+1)*columns] and errs[i] is its record-level error.
+// A non-nil fatal ends the file after the last record.
 type csvBatch struct {
 	values []string
 	lines  []int
@@ -379,7 +379,7 @@ func (t *csvTable) columnIndexes(columns []tableColumn) ([]int, error) {
 	for i, c := range columns {
 		var err error
 		if c.required {
-			indexes[i], err = t.requireColumn(c.name, c.option, c.holds)
+			indexes[i], err = t.requireColumn(c.name, c.option, c.content)
 		} else {
 			indexes[i], err = t.optionalColumn(c.name, c.fallback, c.option)
 		}
@@ -399,8 +399,8 @@ func tableJSONValues(object map[string]json.RawMessage, columns []tableColumn, v
 			return &tableRecordError{err}
 		}
 		if c.required && !value.set {
-			return tableReject("missing field %q (found %s): set %s to the field that holds %s",
-				c.name, tableQuoteList(tableSortedKeys(object)), c.option, c.holds)
+			return tableReject("missing field %q (found %s): set %s to the field that contains %s",
+				c.name, tableQuoteList(tableSortedKeys(object)), c.option, c.content)
 		}
 		values[i] = value.text
 	}
@@ -568,7 +568,7 @@ func (a *tableJSONArray) syntaxError(err error) error {
 }
 
 // tableDescribeTypeError rewrites an encoding/json type error in the words of
-// the input: which field, what it holds, what was expected.
+// the input: which field, what it contains, what was expected.
 func tableDescribeTypeError(err error) error {
 	var typeErr *json.UnmarshalTypeError
 	if !errors.As(err, &typeErr) {
@@ -729,9 +729,10 @@ func (r *tableRejects) summarize() {
 	}
 }
 
-// tableFileTally counts the records of one file so that a file whose every record
-// is rejected fails the refresh: such a file is in a format the adapter does
-// not read, and publishing it as all-bad objects would page for nothing.
+// tableFileTally counts the records of one file, so that a file whose every
+// record is rejected fails the refresh. Such a file is in a format the
+// adapter does not read, and publishing it as all-bad objects would page for
+// nothing.
 type tableFileTally struct {
 	file     string
 	read     int
