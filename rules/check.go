@@ -15,39 +15,35 @@ import (
 
 type bytesBuffer = bytes.Buffer
 
-// CheckRuleFile parses every expression of file with the parser of the
-// target (PromQL, or MetricsQL for vmalert) and the whole file with
-// Prometheus's rule file loader with the legacy name rules that Prometheus 2
-// enforces, and returns every problem found.
+// CheckRuleFile encodes file and checks it as CheckEncodedRuleFile does.
 func CheckRuleFile(file *RuleFile, format Format) error {
-	var errs []error
-	for _, g := range file.Groups {
-		for _, r := range g.Rules {
-			if err := checkExpr(r.Expr, format); err != nil {
-				errs = append(errs, fmt.Errorf("group %q, rule %q: %w", g.Name, r.Record+r.Alert, err))
-			}
-		}
-	}
-
 	data, err := marshalYAML(file)
 	if err != nil {
 		return err
 	}
+	return CheckEncodedRuleFile(file, data, format)
+}
+
+// CheckEncodedRuleFile checks data, the encoded form of file, with
+// Prometheus's rule file loader, which parses every expression with the
+// PromQL parser and every template, under the legacy name rules that
+// Prometheus 2 enforces. For vmalert it also parses every expression with
+// the MetricsQL parser. It returns every problem found.
+func CheckEncodedRuleFile(file *RuleFile, data []byte, format Format) error {
+	var errs []error
 	if _, loadErrs := rulefmt.Parse(data, false, model.LegacyValidation, slo.PromQL, slog.New(slog.DiscardHandler)); len(loadErrs) > 0 {
 		errs = append(errs, loadErrs...)
 	}
-	return errors.Join(errs...)
-}
+	if format != FormatVMAlert {
+		return errors.Join(errs...)
+	}
 
-func checkExpr(expr string, format Format) error {
-	if format == FormatVMAlert {
-		if _, err := metricsql.Parse(expr); err != nil {
-			return fmt.Errorf("invalid MetricsQL %q: %w", expr, err)
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			if _, err := metricsql.Parse(r.Expr); err != nil {
+				errs = append(errs, fmt.Errorf("group %q, rule %q: invalid MetricsQL %q: %w", g.Name, r.Record+r.Alert, r.Expr, err))
+			}
 		}
-		return nil
 	}
-	if _, err := slo.PromQL.ParseExpr(expr); err != nil {
-		return fmt.Errorf("invalid PromQL %q: %w", expr, err)
-	}
-	return nil
+	return errors.Join(errs...)
 }

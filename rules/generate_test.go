@@ -135,7 +135,7 @@ func TestCheckRuleFileRejectsInvalidRules(t *testing.T) {
 		format Format
 		want   string
 	}{
-		{"unbalanced PromQL", Rule{Record: "a:b:c", Expr: "sum(x"}, FormatPrometheus, "invalid PromQL"},
+		{"unbalanced PromQL", Rule{Record: "a:b:c", Expr: "sum(x"}, FormatPrometheus, "could not parse expression"},
 		{"unbalanced MetricsQL", Rule{Record: "a:b:c", Expr: "sum(x"}, FormatVMAlert, "invalid MetricsQL"},
 		{"invalid record name", Rule{Record: "a b", Expr: "x"}, FormatPrometheus, "invalid recording rule name"},
 		{"invalid template", Rule{Alert: "A", Expr: "x", Annotations: map[string]string{"d": "{{ $value"}}, FormatPrometheus, "template"},
