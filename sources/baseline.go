@@ -131,7 +131,7 @@ func decodeBaselineYAML(data []byte, file *baselineFile, root *yaml.Node) error 
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("a baseline file holds one YAML document: remove the second document or the --- separator")
+		return errors.New("a baseline file contains one YAML document: remove the second document or the --- separator")
 	}
 	return yaml.Unmarshal(data, root)
 }

@@ -61,7 +61,7 @@ func TestLoadBaselineErrors(t *testing.T) {
 			`high-risk rule "acl_change" accepted twice`}},
 		{"duplicate principal", "principals:\n  - principal: a\n  - principal: b\n  - principal: a\n", []string{
 			`baseline.yaml:4: duplicate principal "a", first listed on line 2`}},
-		{"two documents", "principals:\n  - principal: a\n---\nprincipals: []\n", []string{"a baseline file holds one YAML document"}},
+		{"two documents", "principals:\n  - principal: a\n---\nprincipals: []\n", []string{"a baseline file contains one YAML document"}},
 		{"every problem at once", "principals:\n  - principal: ''\n  - principal: b\n    accepted_risks: [{rule: nope, reason: r}]\n", []string{
 			"baseline.yaml:2: missing principal", `baseline.yaml:3: principal "b": unknown high-risk rule "nope"`}},
 	}

@@ -272,7 +272,7 @@ func parseRBAC(file string, data []byte, input *rbacInput, rejects *privilegeRej
 	}
 
 	if input.records == before {
-		return &InputError{File: file, Err: errors.New("file holds no Kubernetes objects, only comments or empty documents")}
+		return &InputError{File: file, Err: errors.New("file contains no Kubernetes objects, only comments or empty documents")}
 	}
 	return rejects.checkFile(file, input.records-before)
 }
@@ -527,8 +527,9 @@ func checkRBACRisks(rule rbacRule, index int, match baselineMatch, finding *drif
 		rbacRuleAllows(rule, "authentication.k8s.io", []string{"uids", "userextras/*"}, []string{"impersonate"}) {
 		finding.addRisk(match, "escalation_verbs", evidence)
 	}
-	// NOTE: get is included because clusters before Kubernetes 1.30 allowed
-	// exec over WebSockets with get alone.
+	// NOTE: get is included because some Kubernetes versions authorize an
+	// exec session over WebSockets with get alone; which versions was not
+	// checked here.
 	if rbacRuleAllows(rule, "", []string{"pods/exec", "pods/attach"}, []string{"create", "get"}) {
 		finding.addRisk(match, "pod_exec", evidence)
 	}

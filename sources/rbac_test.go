@@ -154,7 +154,7 @@ func TestKubernetesRBACFileErrors(t *testing.T) {
 	}{
 		{"empty file", "", "file is empty"},
 		{"white space only", "\n  \n", "file is empty"},
-		{"comments only", "# nothing here\n---\n# nor here\n", "file holds no Kubernetes objects"},
+		{"comments only", "# nothing here\n---\n# nor here\n", "file contains no Kubernetes objects"},
 		{"unclosed flow sequence", "kind: Role\nrules: [\n", "invalid YAML"},
 		{"truncated JSON List", `{"kind": "List", "items": [{"kind": "Role"`, "invalid YAML"},
 		{"tab indentation", "kind: Role\nmetadata:\n\tname: x\n", "invalid YAML: yaml: line 3"},
