@@ -437,7 +437,8 @@ func TestInventoryRejectsBadFiles(t *testing.T) {
 	}{
 		{"truncated JSON", "assets.json", goodJSON[:len(goodJSON)/2], "assets.json:4:"},
 		{"truncated JSON message", "assets.json", goodJSON[:len(goodJSON)/2], "invalid JSON: unexpected end of input: the file is truncated"},
-		{"truncated after the array", "assets.json", `{"x": [1]`, "expected a JSON array of objects at the top level, found an object"},
+		{"JSON array without its end", "assets.json", strings.TrimSuffix(strings.TrimSpace(goodJSON), "]"), "assets.json:7:1: invalid JSON: unexpected end of input: the file is truncated"},
+		{"JSON array cut after a comma", "assets.json", `[{"id": "a", "criticality": "critical"},`, "assets.json:1:41: invalid JSON: unexpected end of input"},
 		{"JSON object at top level", "assets.json", `{"assets": []}`, "assets.json:1:1: expected a JSON array of objects at the top level, found an object"},
 		{"JSON syntax error", "assets.json", `[{"id": "a",}]`, "assets.json:1:13: invalid JSON: invalid character '}'"},
 		{"empty CSV file", "assets.csv", "", "assets.csv: file is empty"},
@@ -692,6 +693,9 @@ func TestInventoryRejectsBadSSMFiles(t *testing.T) {
 		wantLogPart string
 	}{
 		{name: "truncated export", content: good[:len(good)-40], wantErr: "invalid JSON: unexpected end of input: the file is truncated"},
+		{name: "export truncated after the list", content: `{"InstanceInformationList": [{"InstanceId": "i-0001", "LastPingDateTime": 1714563000}], "NextToken": `,
+			wantErr: "ssm.json:1:102: invalid JSON: unexpected end of input: the file is truncated"},
+		{name: "export cut before the list", content: `{"NextToken": null, `, wantErr: "ssm.json:1:21: invalid JSON: unexpected end of input"},
 		{name: "missing instance list", content: `{"NextToken": null}`, wantErr: `ssm.json:1: missing member "InstanceInformationList" in the top-level object`},
 		{name: "array at the top level", content: `[]`, wantErr: `expected a JSON object with the member "InstanceInformationList", found an array`},
 		{name: "instance list of the wrong type", content: `{"InstanceInformationList": {}}`, wantErr: `expected "InstanceInformationList" to be an array, found an object`},

@@ -445,6 +445,10 @@ type tableJSONArray struct {
 	data  []byte
 	dec   *json.Decoder
 	lines tableLineCounter
+	// depth counts the objects and arrays open at the decoder's position.
+	// json.Decoder.Token returns io.EOF even inside an open object, so the
+	// count is what tells a truncated document from a whole one.
+	depth int
 }
 
 // openTableJSONArray positions a reader on the first element of the array. With
@@ -477,6 +481,9 @@ func openTableJSONArray(file string, data []byte, key string) (*tableJSONArray, 
 			return nil, a.syntaxError(err)
 		}
 	}
+	if _, err := a.dec.Token(); err != nil {
+		return nil, a.syntaxError(err)
+	}
 	return nil, &InputError{File: file, Line: 1, Err: fmt.Errorf("missing member %q in the top-level object", key)}
 }
 
@@ -503,12 +510,19 @@ func (a *tableJSONArray) next(out any) (int, error) {
 // its last element still fails.
 func (a *tableJSONArray) finish() error {
 	for {
-		_, err := a.dec.Token()
-		if errors.Is(err, io.EOF) {
+		tok, err := a.dec.Token()
+		if errors.Is(err, io.EOF) && a.depth == 0 {
 			return io.EOF
 		}
 		if err != nil {
 			return a.syntaxError(err)
+		}
+
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			a.depth++
+		case json.Delim('}'), json.Delim(']'):
+			a.depth--
 		}
 	}
 }
@@ -520,6 +534,7 @@ func (a *tableJSONArray) expectDelim(want json.Delim, expected string) error {
 		return a.syntaxError(err)
 	}
 	if delim, ok := tok.(json.Delim); ok && delim == want {
+		a.depth++
 		return nil
 	}
 	line, column := a.lines.position(offset)
