@@ -662,3 +662,15 @@ func TestAWSIAMLargeExport(t *testing.T) {
 		t.Error("role-00097 drifts, but its exact baseline entry covers every action it holds")
 	}
 }
+
+func TestAWSIAMCRLFLines(t *testing.T) {
+	data, err := os.ReadFile(iamFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "export.json")
+	privilegeWriteFile(t, path, strings.ReplaceAll(string(data), "\n", "\r\n"))
+
+	result := privilegeRefresh(t, newAWSIAMForTest(t, []string{path}, "", io.Discard))
+	checkPrivilegeSnapshot(t, result, 8, 3)
+}

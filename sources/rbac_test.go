@@ -370,3 +370,15 @@ func FuzzParseRBAC(f *testing.F) {
 		}
 	})
 }
+
+func TestKubernetesRBACCRLFLines(t *testing.T) {
+	data, err := os.ReadFile(rbacManifests)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rbac.yaml")
+	privilegeWriteFile(t, path, strings.ReplaceAll(string(data), "\n", "\r\n"))
+
+	result := privilegeRefresh(t, newKubernetesRBACForTest(t, []string{path}, "", io.Discard))
+	checkPrivilegeSnapshot(t, result, 10, 6)
+}
