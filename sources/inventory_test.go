@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -360,6 +362,81 @@ func TestInventoryQueriesPrometheus(t *testing.T) {
 	if !strings.HasPrefix(reasons["i-0002"], "last seen 2024-05-01T09:00:00Z, 2h59m59s before the refresh") {
 		t.Errorf("reason for i-0002 = %q, want last seen at 09:00:00.5", reasons["i-0002"])
 	}
+}
+
+// TestInventoryQueriesRealPrometheus runs the query against Prometheus
+// itself, which scrapes last-seen gauges from a local exporter.
+func TestInventoryQueriesRealPrometheus(t *testing.T) {
+	binary, err := exec.LookPath("prometheus")
+	if err != nil || testing.Short() {
+		t.Skip("prometheus binary not on PATH (Debian package prometheus) or -short set")
+	}
+	now := time.Now()
+	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "log_last_seen{asset=\"i-0001\"} %d\n", now.Add(-time.Minute).Unix())
+		fmt.Fprintf(w, "log_last_seen{asset=\"i-0002\"} %d\n", now.Add(-3*time.Hour).Unix())
+		fmt.Fprintf(w, "log_last_seen{asset=\"i-0005\"} %d\n", now.Add(-30*time.Second).Unix())
+	}))
+	t.Cleanup(exporter.Close)
+	address := startPrometheus(t, binary, strings.TrimPrefix(exporter.URL, "http://"))
+
+	src := newPrometheusInventory(t, "http://"+address)
+	src.now = time.Now
+	var result *Result
+	deadline := time.Now().Add(30 * time.Second)
+	for result == nil {
+		result, err = src.Refresh(context.Background())
+		if err != nil && time.Now().After(deadline) {
+			t.Fatalf("no successful refresh within 30s; last error: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	want := Snapshot{SLI: slo.SLILogCoverage, Objects: 4, Noncompliant: 2}
+	if result.Snapshots[0] != want {
+		t.Errorf("snapshot = %+v, want %+v (%v)", result.Snapshots[0], want, objectReasons(result.Noncompliant))
+	}
+	reasons := objectReasons(result.Noncompliant)
+	if !strings.Contains(reasons["i-0002"], "outside the 1h freshness window") {
+		t.Errorf("reason for i-0002 = %q, want it stale", reasons["i-0002"])
+	}
+	if !strings.HasPrefix(reasons["i-0003"], "never seen") {
+		t.Errorf("reason for i-0003 = %q, want never seen", reasons["i-0003"])
+	}
+}
+
+// startPrometheus starts Prometheus on a free loopback port, scraping target
+// every second, and stops it when the test ends. It returns host:port.
+func startPrometheus(t *testing.T, binary, target string) string {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := listener.Addr().String()
+	listener.Close()
+
+	dir := t.TempDir()
+	config := fmt.Sprintf("global: {scrape_interval: 1s}\nscrape_configs:\n  - job_name: shipper\n    static_configs: [{targets: ['%s']}]\n", target)
+	configFile := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cmd := exec.Command(binary, "--config.file="+configFile, "--storage.tsdb.path="+filepath.Join(dir, "data"), "--web.listen-address="+address)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("failed to start prometheus: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus output:\n%s", output.String())
+		}
+	})
+	return address
 }
 
 func TestInventoryPrometheusFailures(t *testing.T) {
