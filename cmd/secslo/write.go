@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // writeFiles writes files under dir so that a failure leaves nothing
-// half-written: every file goes to a staging folder inside dir first, and
-// only once all are written are they renamed into place, each rename atomic.
+// half-written: every file goes to a staging folder inside dir first, then
+// every target folder is created, and only then are the files renamed into
+// place, each rename atomic. A failure before the renames changes nothing.
 func writeFiles(dir string, files map[string][]byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("failed to create output folder: %w", err)
@@ -30,12 +32,44 @@ func writeFiles(dir string, files map[string][]byte) error {
 	}
 
 	for rel := range files {
+		if err := checkFolderPath(dir, filepath.Dir(filepath.FromSlash(rel))); err != nil {
+			return fmt.Errorf("cannot write %s: %w; nothing was written", rel, err)
+		}
+	}
+	for rel := range files {
 		target := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return fmt.Errorf("failed to create folder for %s: %w", rel, err)
+			return fmt.Errorf("failed to create folder for %s: %w; nothing was written", rel, err)
 		}
+	}
+
+	for rel := range files {
+		target := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.Rename(filepath.Join(staging, filepath.FromSlash(rel)), target); err != nil {
 			return fmt.Errorf("failed to move %s into place: %w", rel, err)
+		}
+	}
+	return nil
+}
+
+// checkFolderPath returns an error if a file that is not a folder stands
+// where a folder of rel, under dir, would be created.
+func checkFolderPath(dir, rel string) error {
+	path := dir
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		if part == "." || part == "" {
+			continue
+		}
+		path = filepath.Join(path, part)
+		info, err := os.Stat(path)
+		if os.IsNotExist(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !info.IsDir() {
+			return fmt.Errorf("%s is a file, not a folder; move it away", path)
 		}
 	}
 	return nil

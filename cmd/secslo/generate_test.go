@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const validSpec = `version: secslo/v1
+service: identity
+slos:
+  - name: patching
+    objective: 90
+    controls: [A.8.8]
+    sli:
+      snapshot:
+        bad: hosts_unpatched
+        total: hosts
+`
+
+// runCommand runs secslo with args and returns its exit status and output.
+func runCommand(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeSpec(t *testing.T, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "slos.yaml")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestValidateReportsLengthenedWindows(t *testing.T) {
+	code, stdout, stderr := runCommand(t, "validate", "--spec="+writeSpec(t, validSpec))
+
+	if code != exitOK {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"identity/patching: objective 90 % over 30d, error budget 0.1, controls A.8.8",
+		"page-fast   burn factor 9.6     threshold 0.96      long window 1h30m  short window 8m",
+		"note: long window lengthened from 1h to 1h30m",
+		"1 SLO(s) valid.",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestValidateFailsWithPositions(t *testing.T) {
+	spec := writeSpec(t, strings.Replace(validSpec, "objective: 90", "objective: 190", 1))
+
+	code, _, stderr := runCommand(t, "validate", "--spec="+spec)
+
+	if code != exitFailure {
+		t.Errorf("exit status %d, want %d", code, exitFailure)
+	}
+	want := spec + ":5:16: slos[0].objective: objective 190 is outside (0, 100]"
+	if !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}
+
+func TestValidateNeedsSpecs(t *testing.T) {
+	code, _, stderr := runCommand(t, "validate")
+
+	if code != exitFailure || !strings.Contains(stderr, "no specs selected") {
+		t.Errorf("got status %d and %q, want status 1 and a hint to set --spec", code, stderr)
+	}
+}
+
+func TestGenerateWritesRulesAndTests(t *testing.T) {
+	out := t.TempDir()
+
+	code, stdout, stderr := runCommand(t, "generate", "--spec="+writeSpec(t, validSpec), "--output.dir="+out)
+
+	if code != exitOK {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, stderr)
+	}
+	for _, rel := range []string{"rules/identity.yml", "tests/identity-patching.yml"} {
+		if _, err := os.Stat(filepath.Join(out, rel)); err != nil {
+			t.Errorf("%s not written: %v", rel, err)
+		}
+		if !strings.Contains(stdout, "wrote "+rel) {
+			t.Errorf("output does not list %s:\n%s", rel, stdout)
+		}
+	}
+}
+
+func TestGenerateWritesNothingOnInvalidSpec(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	spec := writeSpec(t, strings.Replace(validSpec, "controls: [A.8.8]", "controls: [A.9.9]", 1))
+
+	code, _, stderr := runCommand(t, "generate", "--spec="+spec, "--output.dir="+out)
+
+	if code != exitFailure {
+		t.Errorf("exit status %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "nothing was generated") {
+		t.Errorf("stderr does not say that nothing was generated:\n%s", stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output folder exists after a failed run: %v", err)
+	}
+}
+
+func TestGenerateLeavesOldFilesWholeWhenAFolderCannotBeCreated(t *testing.T) {
+	out := t.TempDir()
+	// A file named "tests" keeps the tests folder from being created.
+	if err := os.WriteFile(filepath.Join(out, "tests"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := runCommand(t, "generate", "--spec="+writeSpec(t, validSpec), "--output.dir="+out)
+
+	if code != exitFailure {
+		t.Fatalf("exit status %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "nothing was written") {
+		t.Errorf("stderr does not say that nothing was written:\n%s", stderr)
+	}
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 1 || entries[0].Name() != "tests" {
+		names := []string{}
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("output folder holds %v, want only the file that was in the way", names)
+	}
+}
+
+func TestGenerateRejectsUnknownFormat(t *testing.T) {
+	code, _, stderr := runCommand(t, "generate", "--spec="+writeSpec(t, validSpec), "--output.dir="+t.TempDir(), "--output.format=graphite")
+
+	if code != exitUsage || !strings.Contains(stderr, "graphite") {
+		t.Errorf("got status %d and %q, want status %d naming the format", code, stderr, exitUsage)
+	}
+}
