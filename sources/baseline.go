@@ -448,7 +448,7 @@ func (r *privilegeRejects) reject(file string, err error) {
 		return
 	}
 
-	attrs := []any{"source", r.source, "file", file}
+	attrs := []any{"file", file}
 	var inputErr *InputError
 	if errors.As(err, &inputErr) && inputErr.Line > 0 {
 		attrs = append(attrs, "line", inputErr.Line)
@@ -474,7 +474,7 @@ func (r *privilegeRejects) flush() {
 	slices.Sort(files)
 	for _, file := range files {
 		if count := r.perFile[file]; count > privilegeMaxLoggedRejects {
-			r.logger.Warn("more records rejected than logged", "source", r.source, "file", file, "rejected", count, "not_logged", count-privilegeMaxLoggedRejects)
+			r.logger.Warn("more records rejected than logged", "file", file, "rejected", count, "not_logged", count-privilegeMaxLoggedRejects)
 		}
 	}
 }

@@ -38,6 +38,9 @@ type Config struct {
 	RefreshInterval model.Duration `yaml:"refresh_interval,omitempty"`
 	// Options holds the adapter's own settings; the adapter decodes them strictly.
 	Options yaml.Node `yaml:"options,omitempty"`
+	// Dir is the folder of the config file, against which ResolvePath
+	// resolves file paths in options.
+	Dir string `yaml:"-"`
 }
 
 // FileConfig is the whole secslo.yaml file.
@@ -156,7 +159,18 @@ func (c *FileConfig) applyDefaults() {
 		for j, p := range src.Paths {
 			src.Paths[j] = c.resolve(p)
 		}
+		src.Dir = c.Dir
 	}
+}
+
+// ResolvePath makes a relative file path from the source's options relative
+// to the config file's folder, as the paths list is. An empty path stays
+// empty.
+func (c Config) ResolvePath(path string) string {
+	if path == "" || filepath.IsAbs(path) || c.Dir == "" {
+		return path
+	}
+	return filepath.Join(c.Dir, path)
 }
 
 // resolve makes a non-empty relative path relative to the config's folder.

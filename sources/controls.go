@@ -529,7 +529,7 @@ func (r *controlRegister) countValidRows(list []registerRow) int {
 
 func (r *controlRegister) logDuplicate(id string, list []registerRow) {
 	err := fmt.Errorf("control %s is listed %d times (%s); keep one row", id, len(list), registerRowPlaces(list))
-	r.logger.Warn("duplicate control in register", "source", r.name, "file", list[0].file, "err", err)
+	r.logger.Warn("duplicate control in register", "file", list[0].file, "err", err)
 }
 
 func registerRowPlaces(list []registerRow) string {
@@ -748,7 +748,7 @@ func (l *evidenceRejectLog) add(err error) {
 		l.first = err
 	}
 	if l.count <= evidenceMaxLoggedRejects {
-		l.logger.Warn("record rejected", "source", l.source, "file", l.file, "err", err)
+		l.logger.Warn("record rejected", "file", l.file, "err", err)
 	}
 }
 
@@ -776,7 +776,7 @@ func (l *evidenceRejectLog) allRejected(read int, what string) error {
 // flush logs how many rejected records were not logged one by one.
 func (l *evidenceRejectLog) flush() {
 	if l.count > evidenceMaxLoggedRejects {
-		l.logger.Warn("more records rejected", "source", l.source, "file", l.file, "count", l.count-evidenceMaxLoggedRejects)
+		l.logger.Warn("more records rejected", "file", l.file, "count", l.count-evidenceMaxLoggedRejects)
 	}
 }
 

@@ -56,6 +56,7 @@ func NewAWSIAM(cfg Config, logger *slog.Logger) (Source, error) {
 	if err := DecodeOptions(cfg, &opts); err != nil {
 		return nil, err
 	}
+	opts.Baseline = cfg.ResolvePath(opts.Baseline)
 	if cfg.URL != "" {
 		return nil, fmt.Errorf("source %q: url is not supported by type %s; list the export files under paths", cfg.Name, cfg.Type)
 	}

@@ -109,6 +109,9 @@ func NewInventory(cfg Config, logger *slog.Logger) (Source, error) {
 	if err := DecodeOptions(cfg, &opts); err != nil {
 		return nil, err
 	}
+	for i, p := range opts.LastSeen.Paths {
+		opts.LastSeen.Paths[i] = cfg.ResolvePath(p)
+	}
 	if err := checkInventoryConfig(cfg, opts); err != nil {
 		return nil, fmt.Errorf("source %q: %w", cfg.Name, err)
 	}
@@ -202,7 +205,7 @@ func (s *inventory) Refresh(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	if assets.unknownIDs > 0 {
-		s.logger.Debug("last-seen records name assets that are not in the asset list", "source", s.name, "records", assets.unknownIDs)
+		s.logger.Debug("last-seen records name assets that are not in the asset list", "records", assets.unknownIDs)
 	}
 
 	result := assets.evaluate(now, time.Duration(s.opts.Freshness))
@@ -288,9 +291,6 @@ func (s *inventory) inScope(criticality string) bool {
 }
 
 // readLastSeen joins the configured last-seen input into assets.
-// NOTE: relative options.last_seen.paths resolve against the working
-// directory, not the config file's folder, because the source config does
-// not carry that folder.
 func (s *inventory) readLastSeen(ctx context.Context, assets *assetTable, rejected *tableRejects, now time.Time) (int, error) {
 	opts := s.opts.LastSeen
 	if opts.Format == lastSeenPrometheus {
@@ -382,7 +382,7 @@ func (s *inventory) queryLastSeen(ctx context.Context, assets *assetTable, rejec
 		return 0, fmt.Errorf("prometheus query %q at %s failed: %w", opts.Query, s.prometheusURL, err)
 	}
 	for _, warning := range warnings {
-		s.logger.Warn("prometheus query returned a warning", "source", s.name, "query", opts.Query, "warning", warning)
+		s.logger.Warn("prometheus query returned a warning", "query", opts.Query, "warning", warning)
 	}
 
 	vector, ok := value.(model.Vector)

@@ -158,7 +158,7 @@ func (m *Manager) buildRunners(cfg *FileConfig) (map[string]*runner, error) {
 			continue
 		}
 
-		source, err := m.registry[src.Type](src, m.logger.With("source", src.Name))
+		source, err := m.registry[src.Type](src, m.logger.With(LogKeySource, src.Name))
 		if err != nil {
 			errs = append(errs, cfg.fieldError(fmt.Sprintf("sources[%d]", i), fmt.Errorf("invalid %s source: %w", src.Type, err)))
 			continue
@@ -174,7 +174,7 @@ func (m *Manager) swapRunners(next map[string]*runner) {
 	for name, old := range m.runners {
 		if next[name] != old {
 			old.cancel()
-			m.logger.Info("stopped source", "source", name)
+			m.logger.Info("stopped source", LogKeySource, name)
 		}
 	}
 
@@ -194,7 +194,7 @@ func (m *Manager) swapRunners(next map[string]*runner) {
 
 		m.wg.Add(1)
 		go m.loop(ctx, r)
-		m.logger.Info("started source", "source", name, "type", r.cfg.Type, "refresh_interval", r.cfg.RefreshInterval)
+		m.logger.Info("started source", LogKeySource, name, "type", r.cfg.Type, "refresh_interval", r.cfg.RefreshInterval)
 	}
 
 	sortStatuses(state.Sources)
@@ -299,7 +299,7 @@ func checkResult(res *Result) error {
 // logFailure logs a failed refresh with the file and position when the error
 // carries an InputError.
 func (m *Manager) logFailure(source string, err error) {
-	attrs := []any{"source", source}
+	attrs := []any{LogKeySource, source}
 
 	var inputErr *InputError
 	if errors.As(err, &inputErr) {

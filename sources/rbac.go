@@ -56,6 +56,7 @@ func NewKubernetesRBAC(cfg Config, logger *slog.Logger) (Source, error) {
 	if err := DecodeOptions(cfg, &opts); err != nil {
 		return nil, err
 	}
+	opts.Baseline = cfg.ResolvePath(opts.Baseline)
 	if cfg.URL != "" {
 		return nil, fmt.Errorf("source %q: url is not supported by type %s; list the manifest or dump files under paths", cfg.Name, cfg.Type)
 	}
@@ -96,7 +97,7 @@ func (s *kubernetesRBAC) Refresh(ctx context.Context) (*Result, error) {
 		}
 	}
 	if len(input.skipped) > 0 {
-		s.logger.Info("skipped objects of other kinds", "source", s.name, "count", input.skippedCount(), "kinds", input.skippedKinds())
+		s.logger.Info("skipped objects of other kinds", "count", input.skippedCount(), "kinds", input.skippedKinds())
 	}
 
 	roles := input.uniqueRoles(rejects)

@@ -20,6 +20,11 @@ type Source interface {
 // with an error that names the option and the fix.
 type Factory func(cfg Config, logger *slog.Logger) (Source, error)
 
+// LogKeySource is the log key of a source's name. The manager adds it to
+// the logger that each adapter receives, so adapters do not log it again.
+// It is not "source" because promslog uses that key for the code location.
+const LogKeySource = "source_name"
+
 // Registry maps a source type, as written in the config file, to its Factory.
 type Registry map[string]Factory
 

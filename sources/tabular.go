@@ -729,17 +729,17 @@ func (r *tableRejects) add(file string, line int, err error) {
 		return
 	}
 	if line > 0 {
-		r.logger.Warn("rejected record", "source", r.source, "file", file, "line", line, "err", err)
+		r.logger.Warn("rejected record", "file", file, "line", line, "err", err)
 		return
 	}
-	r.logger.Warn("rejected record", "source", r.source, "file", file, "err", err)
+	r.logger.Warn("rejected record", "file", file, "err", err)
 }
 
 // summarize logs how many rejections of each file went unlogged.
 func (r *tableRejects) summarize() {
 	for file, n := range r.byFile {
 		if n > tableMaxLoggedRejects {
-			r.logger.Warn("more records rejected than logged", "source", r.source, "file", file, "rejected", n, "logged", tableMaxLoggedRejects)
+			r.logger.Warn("more records rejected than logged", "file", file, "rejected", n, "logged", tableMaxLoggedRejects)
 		}
 	}
 }

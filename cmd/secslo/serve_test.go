@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -75,6 +76,12 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddress(t)
+
+	// Keep SIGHUP from ending the test process should serve stop early,
+	// for example when another process takes the free port first.
+	guard := make(chan os.Signal, 2)
+	signal.Notify(guard, syscall.SIGHUP)
+	defer signal.Stop(guard)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
