@@ -141,6 +141,17 @@ func (m *Manager) Apply(cfg *FileConfig) error {
 	return nil
 }
 
+// CheckConfig validates cfg against registry and builds every source, as
+// Apply does, without starting anything. It returns every error, joined, so
+// that validate reports invalid adapter options before serve would.
+func CheckConfig(cfg *FileConfig, registry Registry, logger *slog.Logger) error {
+	if err := cfg.Validate(registry); err != nil {
+		return err
+	}
+	_, err := NewManager(registry, logger).buildRunners(cfg)
+	return err
+}
+
 // buildRunners returns a runner per source of cfg, reusing the current runner
 // of every unchanged source. Factory errors are joined with their field path.
 func (m *Manager) buildRunners(cfg *FileConfig) (map[string]*runner, error) {

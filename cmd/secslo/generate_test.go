@@ -145,3 +145,22 @@ func TestGenerateRejectsUnknownFormat(t *testing.T) {
 		t.Errorf("got status %d and %q, want status %d naming the format", code, stderr, exitUsage)
 	}
 }
+
+func TestValidateChecksSourceOptions(t *testing.T) {
+	dir := t.TempDir()
+	spec := writeSpec(t, validSpec)
+	config := "specs: [" + spec + "]\nsources:\n  - name: hosts\n    type: patches\n    paths: [hosts.json]\n    options:\n      slas: {critical: 7d}\n"
+	configFile := filepath.Join(dir, "secslo.yaml")
+	if err := os.WriteFile(configFile, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, _, stderr := runCommand(t, "validate", "--config.file="+configFile)
+
+	if code != exitFailure {
+		t.Errorf("exit status %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "slas") {
+		t.Errorf("stderr does not name the unknown option slas:\n%s", stderr)
+	}
+}

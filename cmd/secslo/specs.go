@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -18,6 +19,9 @@ type specFlags struct {
 	configFile  string
 	specs       []string
 	slothPeriod model.Duration
+	// checkSources also builds every source of the config file, so that
+	// invalid adapter options are reported.
+	checkSources bool
 }
 
 func (f *specFlags) register(cmd *kingpin.CmdClause) {
@@ -59,6 +63,11 @@ func (f *specFlags) paths() ([]string, error) {
 	cfg, err := sources.LoadConfigFile(f.configFile)
 	if err != nil {
 		return nil, err
+	}
+	if f.checkSources {
+		if err := sources.CheckConfig(cfg, sourceRegistry(), slog.New(slog.DiscardHandler)); err != nil {
+			return nil, err
+		}
 	}
 	if len(cfg.Specs) == 0 {
 		return nil, fmt.Errorf("%s: the config lists no specs; add the spec files or folders under specs", f.configFile)

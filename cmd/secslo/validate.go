@@ -22,6 +22,7 @@ func (c *validateCommand) register(app *kingpin.Application) {
 }
 
 func (c *validateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
+	c.specs.checkSources = true
 	slos, ok := c.specs.load(stderr)
 	if !ok {
 		return exitFailure
