@@ -36,6 +36,9 @@ type Options struct {
 	// Tests asks for one promtool test file per SLO. Tests need a rule file
 	// that promtool reads, so they are skipped for FormatOperator.
 	Tests bool
+	// Routing names the receivers of the generated Alertmanager routing,
+	// which Generate writes for every format.
+	Routing Routing
 }
 
 // Output is the generated files by path relative to the output folder.
@@ -52,8 +55,9 @@ const (
 	TestsDir = "tests"
 )
 
-// Generate builds the rule files of every service in slos and, if asked,
-// the promtool tests of every SLO. Every expression and file is checked
+// Generate builds the rule files of every service in slos, the
+// Alertmanager routing of their alerts and, if asked, the promtool tests of
+// every SLO. Every expression and file is checked
 // before Generate returns, so a caller never writes a file that Prometheus
 // would reject.
 func Generate(slos []*slo.SLO, opts Options) (*Output, error) {
@@ -87,6 +91,12 @@ func Generate(slos []*slo.SLO, opts Options) (*Output, error) {
 		maps.Copy(out.Files, results[i].Files)
 		out.Notes = append(out.Notes, results[i].Notes...)
 	}
+
+	routing, err := GenerateRouting(slos, opts.Routing)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(out.Files, routing)
 	return out, nil
 }
 
