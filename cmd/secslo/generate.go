@@ -17,6 +17,9 @@ type generateCommand struct {
 	outputDir string
 	format    string
 	noTests   bool
+
+	pageReceiver, ticketReceiver       string
+	pageReceiverSet, ticketReceiverSet bool
 }
 
 func (c *generateCommand) register(app *kingpin.Application) {
@@ -29,6 +32,10 @@ func (c *generateCommand) register(app *kingpin.Application) {
 	}
 	cmd.Flag("output.format", "Rule file format: "+fmt.Sprint(formats)+".").Default(string(rules.FormatPrometheus)).EnumVar(&c.format, formats...)
 	cmd.Flag("output.no-tests", "Do not write promtool test files.").BoolVar(&c.noTests)
+	cmd.Flag("alertmanager.page-receiver", "Alertmanager receiver of page alerts in the generated routing, with --spec. With --config.file, set alerting.page_receiver instead.").
+		Default(rules.DefaultPageReceiver).IsSetByUser(&c.pageReceiverSet).StringVar(&c.pageReceiver)
+	cmd.Flag("alertmanager.ticket-receiver", "Alertmanager receiver of ticket alerts in the generated routing, with --spec. With --config.file, set alerting.ticket_receiver instead.").
+		Default(rules.DefaultTicketReceiver).IsSetByUser(&c.ticketReceiverSet).StringVar(&c.ticketReceiver)
 }
 
 func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
@@ -36,8 +43,13 @@ func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
 	if !ok {
 		return exitFailure
 	}
+	routing, err := c.routing()
+	if err != nil {
+		fmt.Fprintf(stderr, "secslo: %v; nothing was written\n", err)
+		return exitFailure
+	}
 
-	out, err := rules.Generate(slos, rules.Options{Format: rules.Format(c.format), Tests: !c.noTests})
+	out, err := rules.Generate(slos, rules.Options{Format: rules.Format(c.format), Tests: !c.noTests, Routing: routing})
 	if err != nil {
 		fmt.Fprintf(stderr, "secslo: %v; nothing was written\n", err)
 		return exitFailure
@@ -59,4 +71,17 @@ func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "note: %s\n", note)
 	}
 	return exitOK
+}
+
+// routing returns the receiver names from the config file's alerting
+// section, or from the flags when specs come from --spec. It must run after
+// the specs are loaded, which reads the config file.
+func (c *generateCommand) routing() (rules.Routing, error) {
+	if c.specs.configFile == "" {
+		return rules.Routing{PageReceiver: c.pageReceiver, TicketReceiver: c.ticketReceiver}, nil
+	}
+	if c.pageReceiverSet || c.ticketReceiverSet {
+		return rules.Routing{}, fmt.Errorf("--alertmanager.page-receiver and --alertmanager.ticket-receiver apply only with --spec; with --config.file, set alerting.page_receiver and alerting.ticket_receiver in %s", c.specs.configFile)
+	}
+	return rules.Routing{PageReceiver: c.specs.alerting.PageReceiver, TicketReceiver: c.specs.alerting.TicketReceiver}, nil
 }

@@ -164,3 +164,91 @@ func TestValidateChecksSourceOptions(t *testing.T) {
 		t.Errorf("stderr does not name the unknown option slas:\n%s", stderr)
 	}
 }
+
+// writeConfig writes a secslo.yaml that selects spec and ends with
+// alerting, a YAML alerting section or nothing, and returns its path.
+func writeConfig(t *testing.T, spec, alerting string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "secslo.yaml")
+	if err := os.WriteFile(path, []byte("specs: ["+spec+"]\n"+alerting), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestGenerateNamesAlertmanagerReceivers(t *testing.T) {
+	spec := writeSpec(t, validSpec)
+	cases := []struct {
+		name       string
+		args       []string
+		wantPage   string
+		wantTicket string
+	}{
+		{
+			name:       "spec without flags uses the defaults",
+			args:       []string{"--spec=" + spec},
+			wantPage:   "secslo-page",
+			wantTicket: "secslo-ticket",
+		},
+		{
+			name:       "spec with flags uses the flags",
+			args:       []string{"--spec=" + spec, "--alertmanager.page-receiver=pager", "--alertmanager.ticket-receiver=jira"},
+			wantPage:   "pager",
+			wantTicket: "jira",
+		},
+		{
+			name:       "config uses its alerting section",
+			args:       []string{"--config.file=" + writeConfig(t, spec, "alerting:\n  page_receiver: pager\n  ticket_receiver: jira\n")},
+			wantPage:   "pager",
+			wantTicket: "jira",
+		},
+		{
+			name:       "config without alerting uses the defaults",
+			args:       []string{"--config.file=" + writeConfig(t, spec, "")},
+			wantPage:   "secslo-page",
+			wantTicket: "secslo-ticket",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+
+			code, stdout, stderr := runCommand(t, append([]string{"generate", "--output.dir=" + out}, tc.args...)...)
+
+			if code != exitOK {
+				t.Fatalf("exit status %d, want 0; stderr:\n%s", code, stderr)
+			}
+			for _, rel := range []string{"alertmanager/routes.yml", "alertmanager/alertmanager.yml"} {
+				if !strings.Contains(stdout, "wrote "+rel) {
+					t.Errorf("output does not list %s:\n%s", rel, stdout)
+				}
+				data, err := os.ReadFile(filepath.Join(out, rel))
+				if err != nil {
+					t.Fatalf("%s not written: %v", rel, err)
+				}
+				for _, want := range []string{"receiver: " + tc.wantPage + "\n", "receiver: " + tc.wantTicket + "\n"} {
+					if !strings.Contains(string(data), want) {
+						t.Errorf("%s lacks %q:\n%s", rel, want, data)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestGenerateRejectsReceiverFlagsWithConfig(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	config := writeConfig(t, writeSpec(t, validSpec), "")
+
+	code, _, stderr := runCommand(t, "generate", "--config.file="+config, "--output.dir="+out, "--alertmanager.page-receiver=pager")
+
+	if code != exitFailure {
+		t.Errorf("exit status %d, want %d", code, exitFailure)
+	}
+	if !strings.Contains(stderr, "set alerting.page_receiver") {
+		t.Errorf("stderr does not point to the alerting section:\n%s", stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("output folder exists after a failed run: %v", err)
+	}
+}

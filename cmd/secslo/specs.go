@@ -22,6 +22,10 @@ type specFlags struct {
 	// checkSources also builds every source of the config file, so that
 	// invalid adapter options are reported.
 	checkSources bool
+
+	// alerting is the alerting section of the config file, set by paths
+	// when --config.file is used.
+	alerting sources.AlertingConfig
 }
 
 func (f *specFlags) register(cmd *kingpin.CmdClause) {
@@ -72,5 +76,6 @@ func (f *specFlags) paths() ([]string, error) {
 	if len(cfg.Specs) == 0 {
 		return nil, fmt.Errorf("%s: the config lists no specs; add the spec files or folders under specs", f.configFile)
 	}
+	f.alerting = cfg.Alerting
 	return cfg.Specs, nil
 }
