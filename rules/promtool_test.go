@@ -11,8 +11,12 @@ import (
 
 // requireTool returns the path of a command-line tool, or skips the test
 // when it is missing, unless SECSLO_REQUIRE_TOOLS=1 makes that a failure.
+// SECSLO_PROMTOOL selects another promtool, such as one of Prometheus 3.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
+	if override := os.Getenv("SECSLO_PROMTOOL"); name == "promtool" && override != "" {
+		name = override
+	}
 	path, err := exec.LookPath(name)
 	if err == nil {
 		return path
