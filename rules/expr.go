@@ -24,7 +24,7 @@ func quote(s string) string {
 }
 
 // sumBy wraps inner in sum, keeping the SLI's group_by labels, after
-// dropping replica labels with max when the SLI asks for it.
+// dropping replica labels with max when the SLI sets DedupeReplicas.
 func sumBy(sli *slo.SLI, inner string) string {
 	if sli.DedupeReplicas {
 		inner = fmt.Sprintf("max without (%s) (%s)", strings.Join(slo.ReplicaLabels, ", "), inner)

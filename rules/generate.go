@@ -33,7 +33,7 @@ var Formats = []Format{FormatPrometheus, FormatOperator, FormatVMAlert}
 // Options tunes generation.
 type Options struct {
 	Format Format
-	// Tests asks for one promtool test file per SLO. Tests need a rule file
+	// Tests requests one promtool test file per SLO. Tests need a rule file
 	// that promtool reads, so they are skipped for FormatOperator.
 	Tests bool
 	// Routing names the receivers of the generated Alertmanager routing,

@@ -20,10 +20,10 @@ import (
 )
 
 // The generated promtool tests drive an SLO from synthesized raw series,
-// one sample a minute, through the rule file exactly as deployed, and check
-// that each alert fires on a fast burn, stays quiet at a steady burn rate of
-// 1 (or just under the lowest burn factor, where that is below 1) and
-// carries the expected labels and annotations.
+// one sample a minute, through the rule file exactly as deployed. They check
+// that each alert fires on a fast burn and carries the expected labels and
+// annotations. They also check that no alert fires at a steady burn rate of
+// 1, or just under the lowest burn factor where that is below 1.
 
 // testFile is a promtool rule unit test file.
 type testFile struct {
@@ -196,8 +196,8 @@ func (g *testGenerator) fastBurn() (testGroup, bool, error) {
 
 // fireDeadlines returns, in minutes after events turn bad, by when the page
 // and the ticket alert must fire. A tier fires once the error ratio over its
-// long window exceeds its threshold, which after t minutes of total outage
-// is about t / window; the margin covers the base window's lag.
+// long window exceeds its threshold. After t minutes of total outage that
+// ratio is about t / window, and the margin covers the base window's lag.
 func (g *testGenerator) fireDeadlines() (page, ticket int) {
 	const margin = 10
 	if g.slo.ZeroTolerance() {
@@ -278,9 +278,8 @@ func (g *testGenerator) ratioEquals(window time.Duration, minute int, expected f
 }
 
 // sustainedOutage checks every label and annotation of the alerts during
-// an outage that starts with the first sample: every window then has the
-// error ratio 1, so each alert's value is exactly the burn rate of a total
-// outage, 1 / error budget.
+// an outage that starts with the first sample. Every window then has the
+// error ratio 1, so each alert's value is exactly 1 / error budget.
 func (g *testGenerator) sustainedOutage() (testGroup, bool, error) {
 	s := g.slo
 	minutes := 31

@@ -21,7 +21,7 @@ type ErrNoTestInputs struct{ Reason string }
 
 func (e *ErrNoTestInputs) Error() string { return "no generated test: " + e.Reason }
 
-// role says how the value of an input series follows from a minute's bad
+// role defines how the value of an input series follows from a minute's bad
 // and total events.
 type role int
 

@@ -140,8 +140,7 @@ var rawMessageType = reflect.TypeOf(json.RawMessage(nil))
 // checkShape walks node against the Go type t, whose field names come from
 // the struct tag tagKey ("yaml" or "json"). It records the node of every
 // path and reports unknown fields, duplicate keys and values of the wrong
-// kind, so that decoding afterwards cannot fail and strictness does not
-// depend on the decoder.
+// kind, so that strictness does not depend on the decoder.
 func (d *document) checkShape(node *yaml.Node, t reflect.Type, path, tagKey string) Problems {
 	if node.Kind == yaml.AliasNode && node.Alias != nil {
 		d.aliases++

@@ -65,7 +65,7 @@ func TestNinetyPercentPageWindowIsLengthened(t *testing.T) {
 	page := s.AlertWindows()[0]
 
 	// 2 % of a 30-day budget at a 10 % error budget is 86.4 minutes of
-	// total outage; the next whole 5 minutes is 90 minutes.
+	// total outage, so the window becomes the next whole 5 minutes, 90.
 	if page.LongWindow != 90*time.Minute {
 		t.Errorf("long window: got %v, want 1h30m", page.LongWindow)
 	}

@@ -52,8 +52,8 @@ func writeFiles(dir string, files map[string][]byte) error {
 	return nil
 }
 
-// checkFolderPath returns an error if a file that is not a folder stands
-// where a folder of rel, under dir, would be created.
+// checkFolderPath returns an error if a file that is not a folder is in
+// the place of a folder of rel, under dir, that would be created.
 func checkFolderPath(dir, rel string) error {
 	path := dir
 	for _, part := range strings.Split(rel, string(filepath.Separator)) {
