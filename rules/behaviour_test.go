@@ -154,3 +154,34 @@ func TestMixedTrafficGivesRatioOfSums(t *testing.T) {
 		},
 	})
 }
+
+func TestBuiltinCountsTwoReplicasOnce(t *testing.T) {
+	slos := parseSpec(t, `
+version: secslo/v1
+service: isms
+slos:
+  - name: log-coverage
+    sli: {builtin: log_coverage}
+`)
+
+	// Two exporter replicas report the same 50 assets, 5 of them stale.
+	// Summed naively the ratio would stay 0.1 but every count would double;
+	// the recorded sums must count the objects once.
+	var series []testSeries
+	for _, instance := range []string{"secslo-0:20027", "secslo-1:20027"} {
+		series = append(series,
+			testSeries{Series: fmt.Sprintf(`secslo_sli_objects{sli="log_coverage",source="inventory",instance=%q}`, instance), Values: "50x30"},
+			testSeries{Series: fmt.Sprintf(`secslo_sli_noncompliant_objects{sli="log_coverage",source="inventory",instance=%q}`, instance), Values: "5x30"},
+		)
+	}
+	runScenario(t, slos, testGroup{
+		Name:        "two replicas",
+		Interval:    "1m",
+		InputSeries: series,
+		PromQLExprTest: []promqlTest{
+			holds(`slo:secslo_sli_error:ratio_5m{slo="log-coverage"} == bool 0.1`, "30m"),
+			holds(`slo:secslo_sli_total:sum5m{slo="log-coverage"} / slo:secslo_sli_bad:sum5m{slo="log-coverage"} == bool 10`, "30m"),
+			holds(`slo:secslo_sli_total:sum5m{slo="log-coverage"} <= bool 50 * 6`, "30m"),
+		},
+	})
+}
