@@ -96,6 +96,9 @@ const (
 	MetricEvents = Namespace + "_sli_events_total"
 	// MetricBadEvents counts the events that missed the objective.
 	MetricBadEvents = Namespace + "_sli_bad_events_total"
+	// MetricEventDuration is a histogram of the durations of closed events
+	// (time to detect, contain, fix, close), for medians and threshold SLIs.
+	MetricEventDuration = Namespace + "_sli_event_duration_seconds"
 )
 
 // Exporter metrics about the health of each source.

@@ -13,15 +13,18 @@ import (
 type Collector struct {
 	manager *Manager
 
-	up           *prometheus.Desc
-	lastSuccess  *prometheus.Desc
-	duration     *prometheus.Desc
-	recordsRead  *prometheus.Desc
-	rejected     *prometheus.Desc
-	refreshes    *prometheus.Desc
-	failures     *prometheus.Desc
-	objects      *prometheus.Desc
-	noncompliant *prometheus.Desc
+	up             *prometheus.Desc
+	lastSuccess    *prometheus.Desc
+	duration       *prometheus.Desc
+	recordsRead    *prometheus.Desc
+	rejected       *prometheus.Desc
+	refreshes      *prometheus.Desc
+	failures       *prometheus.Desc
+	objects        *prometheus.Desc
+	noncompliant   *prometheus.Desc
+	events         *prometheus.Desc
+	badEvents      *prometheus.Desc
+	eventDurations *prometheus.Desc
 }
 
 // NewCollector returns a Collector for the sources of m.
@@ -49,6 +52,12 @@ func NewCollector(m *Manager) *Collector {
 			"Objects in scope of a snapshot SLI at the latest successful refresh.", perSLI, nil),
 		noncompliant: prometheus.NewDesc(slo.MetricNoncompliantObjects,
 			"Objects out of compliance for a snapshot SLI at the latest successful refresh.", perSLI, nil),
+		events: prometheus.NewDesc(slo.MetricEvents,
+			"Closed events of an event SLI, each counted once by the ledger; persisted across restarts.", perSLI, nil),
+		badEvents: prometheus.NewDesc(slo.MetricBadEvents,
+			"Closed events of an event SLI that missed their bound or failed; persisted across restarts.", perSLI, nil),
+		eventDurations: prometheus.NewDesc(slo.MetricEventDuration,
+			"Durations of closed events with a known start, in seconds; persisted across restarts.", perSLI, nil),
 	}
 }
 
@@ -57,15 +66,40 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.up, c.lastSuccess, c.duration, c.recordsRead, c.rejected,
 		c.refreshes, c.failures, c.objects, c.noncompliant,
+		c.events, c.badEvents, c.eventDurations,
 	} {
 		ch <- d
 	}
 }
 
-// Collect sends the metrics of the latest published State.
+// Collect sends the metrics of the latest published State, and the event
+// counters that the ledger persisted for each configured source.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	ledger := c.manager.Ledger()
 	for _, st := range c.manager.State().Sources {
 		c.collectSource(ch, st)
+		if ledger != nil {
+			c.collectEvents(ch, st.Name, ledger.Counts(st.Name))
+		}
+	}
+}
+
+// collectEvents sends the counters and the duration histogram of each SLI.
+// They come from the ledger, not from a refresh, so they keep their values
+// across restarts and while a source is down.
+func (c *Collector) collectEvents(ch chan<- prometheus.Metric, source string, counts []EventCounts) {
+	for _, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.events, prometheus.CounterValue, float64(n.Total), n.SLI, source)
+		ch <- prometheus.MustNewConstMetric(c.badEvents, prometheus.CounterValue, float64(n.Bad), n.SLI, source)
+
+		cumulative := make(map[float64]uint64, len(EventDurationBuckets))
+		var count uint64
+		for i, bound := range EventDurationBuckets {
+			count += n.Buckets[i]
+			cumulative[bound] = count
+		}
+		count += n.Buckets[len(EventDurationBuckets)]
+		ch <- prometheus.MustNewConstHistogram(c.eventDurations, count, n.Sum, cumulative, n.SLI, source)
 	}
 }
 

@@ -85,6 +85,9 @@ type Manager struct {
 	wg      sync.WaitGroup
 
 	state atomic.Pointer[State]
+
+	// ledger counts the events of every source; nil until UseLedger.
+	ledger *ledgerHandle
 }
 
 // runner drives the refreshes of one source until its context is cancelled.
@@ -109,6 +112,25 @@ func NewManager(registry Registry, logger *slog.Logger) *Manager {
 	m := &Manager{registry: registry, logger: logger, runners: map[string]*runner{}}
 	m.state.Store(&State{})
 	return m
+}
+
+// UseLedger makes the manager commit every successful refresh's events to
+// the ledger file at path. An existing file is opened and checked at once; a
+// missing one is created at the first refresh that returns events. Call it
+// before Apply.
+func (m *Manager) UseLedger(path string, opts LedgerOptions) error {
+	h, err := openLedgerHandle(path, opts)
+	if err != nil {
+		return err
+	}
+	m.ledger = h
+	return nil
+}
+
+// Ledger returns the open ledger, or nil when none is in use or none has been
+// opened yet.
+func (m *Manager) Ledger() *Ledger {
+	return m.ledger.opened()
 }
 
 // State returns the latest published state. It never blocks on a refresh.
@@ -224,6 +246,12 @@ func (m *Manager) Stop() {
 	m.mu.Unlock()
 
 	m.wg.Wait()
+
+	if m.ledger != nil {
+		if err := m.ledger.close(); err != nil {
+			m.logger.Error("failed to close the ledger", "err", err)
+		}
+	}
 }
 
 // loop refreshes r at once and then on every tick of its interval.
@@ -256,6 +284,9 @@ func (m *Manager) refresh(ctx context.Context, r *runner, timeout time.Duration)
 	if err == nil {
 		err = checkResult(result)
 	}
+	if err == nil {
+		err = m.commitEvents(r, result)
+	}
 	duration := time.Now().Sub(start)
 
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
@@ -265,6 +296,31 @@ func (m *Manager) refresh(ctx context.Context, r *runner, timeout time.Duration)
 		m.logFailure(r.cfg.Name, err)
 	}
 	m.publish(r, start, duration, result, err)
+}
+
+// commitEvents passes the events and scans of a good result through the
+// ledger. A failed commit fails the refresh and counts nothing.
+func (m *Manager) commitEvents(r *runner, result *Result) error {
+	if len(result.Events) == 0 && len(result.Scans) == 0 {
+		return nil
+	}
+	if m.ledger == nil {
+		return errNoLedger
+	}
+
+	ledger, err := m.ledger.get()
+	if err != nil {
+		return err
+	}
+	stats, err := ledger.Commit(r.cfg.Name, result.Events, result.Scans, time.Now())
+	if err != nil {
+		return err
+	}
+
+	m.logger.Debug("committed events", LogKeySource, r.cfg.Name, "events", len(result.Events), "scans", len(result.Scans),
+		"counted", stats.Counted, "bad", stats.Bad, "opened", stats.Opened, "expired", stats.Expired,
+		"scans_skipped", stats.ScansSkipped, "pruned", stats.Pruned)
+	return nil
 }
 
 // callRefresh calls the adapter and turns a panic into an error, so one

@@ -31,6 +31,9 @@ type ServerOptions struct {
 	Web *web.FlagConfig
 	// Logger receives every log line. A nil Logger discards them.
 	Logger *slog.Logger
+	// LedgerPath is the ledger file that counts events once; see Ledger.
+	// Empty means no ledger, and a source that returns events fails.
+	LedgerPath string
 }
 
 // Server is the secslo exporter: a Manager that refreshes the configured
@@ -101,6 +104,12 @@ func (s *Server) Start() error {
 	if path := *s.opts.Web.WebConfigFile; path != "" {
 		if err := web.Validate(path); err != nil {
 			return fmt.Errorf("invalid web config file %s: %w", path, err)
+		}
+	}
+
+	if s.opts.LedgerPath != "" {
+		if err := s.manager.UseLedger(s.opts.LedgerPath, LedgerOptions{}); err != nil {
+			return err
 		}
 	}
 

@@ -39,6 +39,13 @@ type Result struct {
 	// Noncompliant lists the objects that count as bad, for triage. It is
 	// served as JSON, never as metric labels.
 	Noncompliant []Object
+	// Events holds every record of the source's event SLIs, open or closed,
+	// each (SLI, ID) once. The manager commits them to the ledger, which
+	// counts each closed event once; see Event.
+	Events []Event
+	// Scans holds the scanner snapshots of the refresh, in any order; the
+	// ledger derives events from them; see Scan.
+	Scans []Scan
 }
 
 // Snapshot is the state of one snapshot SLI at refresh time.

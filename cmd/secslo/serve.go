@@ -28,12 +28,17 @@ import (
 // port range (32768-60999), so outgoing connections do not take it.
 const defaultListenAddress = ":20027"
 
+// defaultLedgerPath is the default of --ledger.path, relative to the
+// working folder as Prometheus's --storage.tsdb.path is.
+const defaultLedgerPath = "data/secslo-ledger.db"
+
 // shutdownTimeout bounds how long serve waits for open requests on exit.
 const shutdownTimeout = 10 * time.Second
 
 // serveCommand runs the exporter until its context ends.
 type serveCommand struct {
 	configFile string
+	ledgerPath string
 	web        *web.FlagConfig
 	log        promslog.Config
 }
@@ -41,6 +46,8 @@ type serveCommand struct {
 func (c *serveCommand) register(app *kingpin.Application) {
 	cmd := app.Command("serve", "Refresh the configured sources in the background and serve their SLIs as Prometheus metrics.")
 	cmd.Flag("config.file", "Path to the secslo configuration file.").Default("secslo.yaml").StringVar(&c.configFile)
+	cmd.Flag("ledger.path", "Path to the ledger file that counts each event once across restarts. Created with its folder at the first refresh that returns events; an existing file that is not a secslo ledger is rejected.").
+		Default(defaultLedgerPath).StringVar(&c.ledgerPath)
 	c.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
 
 	// The log flags go on the serve command, not the app, so that other
@@ -63,6 +70,7 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		Registry:   sourceRegistry(),
 		Web:        c.web,
 		Logger:     logger,
+		LedgerPath: c.ledgerPath,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "secslo serve: %v\n", err)
