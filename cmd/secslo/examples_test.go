@@ -1,0 +1,359 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// exampleConfig is the config that the README's first command serves.
+const exampleConfig = "../../examples/secslo.yaml"
+
+// exampleSources lists every source of the example config.
+var exampleSources = []string{"inventory", "patches", "aws_iam", "kubernetes_rbac", "prowler", "control_register"}
+
+// snapshotWant is what one source reports for one snapshot SLI, and which
+// objects it lists as out of compliance.
+type snapshotWant struct {
+	source       string
+	sli          string
+	objects      float64
+	noncompliant []string // ids on /api/v1/sources/<source>/noncompliant
+}
+
+// exampleSnapshots are the values that the example data was written to
+// give. They do not depend on the day the test runs: fresh last-seen times
+// and Prowler scan times lie in 2099, which the adapters count as fresh,
+// stale ones lie in 2026, and patch ages are durations, not dates. The
+// control register cannot be written that way and is checked apart.
+var exampleSnapshots = []snapshotWant{
+	{"inventory", "log_coverage", 73, []string{
+		"i-02305abb901f453aa", // auth-api-prod-01, last seen 2026-11-21
+		"rds-keycloak-prod",   // last seen 2026-10-30
+		"alb-auth-prod",       // never seen
+	}},
+	{"patches", "patch_compliance", 119, []string{
+		"i-04965d2dbe70f80eb", // critical, 12d missing, SLA 7d
+		"i-0d575bdc9051bbfb5", // critical, 9d
+		"i-0553fa5099446b86e", // critical, 23d
+		"i-0998e37046b505e73", // high, 45d, SLA 30d
+		"i-040b5443eb13cdd40", // high, 38d
+	}},
+	{"aws_iam", "privilege_drift", 36, []string{
+		"arn:aws:iam::111122223333:role/analytics-notebook",
+		"arn:aws:iam::111122223333:role/ci-image-builder",
+		"arn:aws:iam::111122223333:role/legacy-etl-runner",
+		"arn:aws:iam::111122223333:role/support-portal-backend",
+	}},
+	{"kubernetes_rbac", "privilege_drift", 17, []string{
+		"ClusterRole/cluster-admin",
+		"ClusterRole/legacy-dashboard",
+		"Role/ci/ci-runner",
+		"Role/payments/payments-debug",
+	}},
+	{"prowler", "evidence_automation", 15, []string{"A.5.23", "A.8.13", "A.8.21"}},
+}
+
+// The control register has 89 applicable controls. 76 are out of
+// compliance: 74 manual, A.8.13 whose evidence stopped in August and
+// A.8.32 with no evidence yet. The 13 automated controls with evidence of
+// 2026-12-04 turn stale when their 30-day freshness runs out, between
+// registerFirstExpiry and registerLastExpiry, because the adapter rejects
+// evidence times in the future and so the file cannot stay fresh for good.
+const (
+	registerObjects           = 89
+	registerNoncompliantFresh = 76
+	registerNoncompliantStale = 89
+)
+
+var (
+	registerFirstExpiry = time.Date(2027, 1, 3, 1, 17, 0, 0, time.UTC)
+	registerLastExpiry  = time.Date(2027, 1, 3, 6, 42, 0, 0, time.UTC)
+)
+
+func TestExampleValidates(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"validate", "--config.file=" + exampleConfig}, &stdout, &stderr)
+
+	if code != exitOK {
+		t.Fatalf("validate exited with %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+	if want := "12 SLO(s) valid."; !strings.Contains(stdout.String(), want) {
+		t.Errorf("validate output does not contain %q:\n%s", want, stdout.String())
+	}
+}
+
+func TestExampleRulesPassPromtool(t *testing.T) {
+	promtool := requirePromtool(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"generate", "--config.file=" + exampleConfig, "--output.dir=" + out}, &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("generate exited with %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+
+	ruleFiles := globFiles(t, filepath.Join(out, "rules", "*.yml"))
+	testFiles := globFiles(t, filepath.Join(out, "tests", "*.yml"))
+	// Three spec files give three rule files; every SLO but the Sloth one
+	// with a raw error ratio query gets a test.
+	if len(ruleFiles) != 3 {
+		t.Errorf("generate wrote %d rule files, want 3: %v", len(ruleFiles), ruleFiles)
+	}
+	if len(testFiles) != 11 {
+		t.Errorf("generate wrote %d test files, want 11: %v", len(testFiles), testFiles)
+	}
+
+	// Each promtool run takes seconds, so the runs go in parallel subtests.
+	for _, file := range ruleFiles {
+		t.Run("check "+filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			runPromtool(t, promtool, out, "check", "rules", file)
+		})
+	}
+	for _, file := range testFiles {
+		t.Run("test "+filepath.Base(file), func(t *testing.T) {
+			t.Parallel()
+			runPromtool(t, promtool, out, "test", "rules", file)
+		})
+	}
+}
+
+func TestExampleServe(t *testing.T) {
+	addr := freeAddress(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr}, io.Discard, &stderr)
+	}()
+
+	if err := pollReady(addr, 30*time.Second, exit); err != nil {
+		cancel()
+		t.Fatalf("%v; log:\n%s", err, stderr.String())
+	}
+	families := scrapeMetrics(t, addr)
+
+	for _, source := range exampleSources {
+		if got := gaugeValue(families, "secslo_source_up", map[string]string{"source": source}); got != 1 {
+			t.Errorf("secslo_source_up{source=%q} = %v, want 1", source, got)
+		}
+		if got := gaugeValue(families, "secslo_source_records_rejected", map[string]string{"source": source}); got != 0 {
+			t.Errorf("secslo_source_records_rejected{source=%q} = %v, want 0", source, got)
+		}
+	}
+	for _, want := range exampleSnapshots {
+		labels := map[string]string{"source": want.source, "sli": want.sli}
+		if got := gaugeValue(families, "secslo_sli_objects", labels); got != want.objects {
+			t.Errorf("%s = %v, want %v", series("secslo_sli_objects", labels), got, want.objects)
+		}
+		if got := gaugeValue(families, "secslo_sli_noncompliant_objects", labels); got != float64(len(want.noncompliant)) {
+			t.Errorf("%s = %v, want %d", series("secslo_sli_noncompliant_objects", labels), got, len(want.noncompliant))
+		}
+		if got := noncompliantIDs(t, addr, want.source); !slices.Equal(got, sorted(want.noncompliant)) {
+			t.Errorf("noncompliant objects of %s = %v, want %v", want.source, got, sorted(want.noncompliant))
+		}
+	}
+	checkControlRegister(t, families, time.Now())
+
+	cancel()
+	select {
+	case code := <-exit:
+		if code != exitOK {
+			t.Errorf("serve exited with %d after cancel, want %d; log:\n%s", code, exitOK, stderr.String())
+		}
+	case <-time.After(shutdownTimeout + 5*time.Second):
+		t.Fatalf("serve did not return within %s of cancel", shutdownTimeout+5*time.Second)
+	}
+}
+
+// checkControlRegister checks the control register's values, which depend
+// on the day: exact before and after the expiry window, a range within it.
+func checkControlRegister(t *testing.T, families map[string]*dto.MetricFamily, now time.Time) {
+	t.Helper()
+	labels := map[string]string{"source": "control_register", "sli": "evidence_automation"}
+	if got := gaugeValue(families, "secslo_sli_objects", labels); got != registerObjects {
+		t.Errorf("%s = %v, want %d", series("secslo_sli_objects", labels), got, registerObjects)
+	}
+
+	name := series("secslo_sli_noncompliant_objects", labels)
+	got := gaugeValue(families, "secslo_sli_noncompliant_objects", labels)
+	switch {
+	case now.Before(registerFirstExpiry):
+		if got != registerNoncompliantFresh {
+			t.Errorf("%s = %v, want %d before %s", name, got, registerNoncompliantFresh, registerFirstExpiry.Format(time.RFC3339))
+		}
+	case now.After(registerLastExpiry):
+		if got != registerNoncompliantStale {
+			t.Errorf("%s = %v, want %d after %s", name, got, registerNoncompliantStale, registerLastExpiry.Format(time.RFC3339))
+		}
+	default:
+		if got < registerNoncompliantFresh || got > registerNoncompliantStale {
+			t.Errorf("%s = %v, want between %d and %d", name, got, registerNoncompliantFresh, registerNoncompliantStale)
+		}
+	}
+}
+
+// requirePromtool returns the path of promtool, or skips the test when it
+// is missing, unless SECSLO_REQUIRE_TOOLS=1 makes that a failure.
+func requirePromtool(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err == nil {
+		return path
+	}
+	if os.Getenv("SECSLO_REQUIRE_TOOLS") == "1" {
+		t.Fatal("promtool not found on PATH and SECSLO_REQUIRE_TOOLS=1: install Debian's prometheus package")
+	}
+	t.Skip("promtool not found on PATH: install Debian's prometheus package to run this test")
+	return ""
+}
+
+// runPromtool runs promtool in dir, where the generated tests find their
+// rule files, and fails the test with promtool's output when it fails.
+func runPromtool(t *testing.T, promtool, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(promtool, args...)
+	cmd.Dir = dir
+	if output, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool %s failed: %v\n%s", strings.Join(args, " "), err, output)
+	}
+}
+
+func globFiles(t *testing.T, pattern string) []string {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// pollReady polls /-/ready every 100ms until it returns 200. It fails when
+// the timeout passes first or Run returns before the server is ready.
+func pollReady(addr string, timeout time.Duration, exit <-chan int) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-exit:
+			return fmt.Errorf("serve exited with %d before /-/ready returned 200", code)
+		default:
+		}
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("/-/ready did not return 200 within %s", timeout)
+}
+
+// scrapeMetrics fetches /metrics and parses it with the Prometheus text
+// parser, so that values are compared as numbers, not as substrings.
+func scrapeMetrics(t *testing.T, addr string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("failed to scrape /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics returned %s", resp.Status)
+	}
+
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("failed to parse /metrics: %v", err)
+	}
+	return families
+}
+
+// gaugeValue returns the value of the gauge series of name whose labels
+// include labels, or -1, which no count can be, when there is no such series.
+func gaugeValue(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	family, ok := families[name]
+	if !ok {
+		return -1
+	}
+	for _, m := range family.GetMetric() {
+		if hasLabels(m, labels) {
+			return m.GetGauge().GetValue()
+		}
+	}
+	return -1
+}
+
+// series formats a metric name and labels as PromQL writes a selector.
+func series(name string, labels map[string]string) string {
+	pairs := make([]string, 0, len(labels))
+	for k, v := range labels {
+		pairs = append(pairs, fmt.Sprintf("%s=%q", k, v))
+	}
+	slices.Sort(pairs)
+	return name + "{" + strings.Join(pairs, ",") + "}"
+}
+
+func hasLabels(m *dto.Metric, labels map[string]string) bool {
+	matched := 0
+	for _, pair := range m.GetLabel() {
+		if want, ok := labels[pair.GetName()]; ok {
+			if pair.GetValue() != want {
+				return false
+			}
+			matched++
+		}
+	}
+	return matched == len(labels)
+}
+
+// noncompliantIDs returns the sorted ids of the objects that the triage
+// endpoint lists for source.
+func noncompliantIDs(t *testing.T, addr, source string) []string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://%s/api/v1/sources/%s/noncompliant", addr, source))
+	if err != nil {
+		t.Fatalf("failed to fetch the noncompliant objects of %s: %v", source, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/sources/%s/noncompliant returned %s", source, resp.Status)
+	}
+
+	var body struct {
+		Objects []struct {
+			ID string `json:"id"`
+		} `json:"objects"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatalf("failed to decode the noncompliant objects of %s: %v", source, err)
+	}
+	ids := make([]string, len(body.Objects))
+	for i, o := range body.Objects {
+		ids[i] = o.ID
+	}
+	return sorted(ids)
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
