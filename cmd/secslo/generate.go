@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/secslo/secslo/dashboards"
 	"github.com/secslo/secslo/rules"
 )
 
@@ -23,9 +25,9 @@ type generateCommand struct {
 }
 
 func (c *generateCommand) register(app *kingpin.Application) {
-	cmd := app.Command("generate", "Generate rule files and promtool tests from SLO specs.")
+	cmd := app.Command("generate", "Generate rule files, promtool tests and Grafana dashboards from SLO specs.")
 	c.specs.register(cmd)
-	cmd.Flag("output.dir", "Folder to write rules/ and tests/ into; created if missing.").Required().StringVar(&c.outputDir)
+	cmd.Flag("output.dir", "Folder to write rules/, tests/ and dashboards/ into; created if missing.").Required().StringVar(&c.outputDir)
 	formats := make([]string, len(rules.Formats))
 	for i, f := range rules.Formats {
 		formats[i] = string(f)
@@ -54,6 +56,12 @@ func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secslo: %v; nothing was written\n", err)
 		return exitFailure
 	}
+	boards, err := dashboards.Generate(slos)
+	if err != nil {
+		fmt.Fprintf(stderr, "secslo: %v; nothing was written\n", err)
+		return exitFailure
+	}
+	maps.Copy(out.Files, boards)
 	if err := writeFiles(c.outputDir, out.Files); err != nil {
 		fmt.Fprintf(stderr, "secslo: %v\n", err)
 		return exitFailure
