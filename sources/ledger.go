@@ -160,7 +160,10 @@ func (l *Ledger) init() error {
 			if err := tx.ForEach(func([]byte, *bolt.Bucket) error { return errForeignLedger }); err != nil {
 				return fmt.Errorf("ledger %s is a bbolt file of another program; it was left untouched: set another --ledger.path", l.path)
 			}
-			return createLedgerBuckets(tx)
+			if err := createLedgerBuckets(tx); err != nil {
+				return fmt.Errorf("failed to create ledger %s: %w", l.path, err)
+			}
+			meta = tx.Bucket(bucketMeta)
 		}
 
 		if format := meta.Get(keyFormat); !bytes.Equal(format, []byte(ledgerFormat)) {
