@@ -223,8 +223,8 @@ func requirePromtool(t *testing.T) string {
 	return ""
 }
 
-// runPromtool runs promtool in dir, where the generated tests find their
-// rule files, and fails the test with promtool's output when it fails.
+// runPromtool runs promtool with args in dir and fails the test with
+// promtool's output when promtool fails.
 func runPromtool(t *testing.T, promtool, dir string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(promtool, args...)
