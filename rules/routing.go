@@ -48,9 +48,9 @@ const (
 	ticketRepeatInterval = "24h"
 )
 
-// amRoute is one route of an Alertmanager routing tree, in the YAML form of
-// Alertmanager 0.25 and later. Matchers use the matcher syntax,
-// such as `secslo_tier="page"`.
+// amRoute is one route of an Alertmanager routing tree, in the YAML form
+// that Alertmanager 0.25 reads. Matchers use the matcher syntax, such as
+// `secslo_tier="page"`, and not the older match and match_re maps.
 type amRoute struct {
 	Receiver       string    `yaml:"receiver,omitempty"`
 	Matchers       []string  `yaml:"matchers,omitempty"`

@@ -25,9 +25,9 @@ type generateCommand struct {
 }
 
 func (c *generateCommand) register(app *kingpin.Application) {
-	cmd := app.Command("generate", "Generate rule files, promtool tests and Grafana dashboards from SLO specs.")
+	cmd := app.Command("generate", "Generate rule files, promtool tests, Grafana dashboards and Alertmanager routing from SLO specs.")
 	c.specs.register(cmd)
-	cmd.Flag("output.dir", "Folder to write rules/, tests/ and dashboards/ into; created if missing.").Required().StringVar(&c.outputDir)
+	cmd.Flag("output.dir", "Folder to write rules/, tests/, dashboards/ and alertmanager/ into; created if missing.").Required().StringVar(&c.outputDir)
 	formats := make([]string, len(rules.Formats))
 	for i, f := range rules.Formats {
 		formats[i] = string(f)
