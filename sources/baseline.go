@@ -390,11 +390,18 @@ func (f *driftFinding) addRisk(match baselineMatch, rule, evidence string) {
 	f.risks = append(f.risks, riskHit{rule: rule, evidence: []string{evidence}})
 }
 
+func pluralActions(n int) string {
+	if n == 1 {
+		return "1 action"
+	}
+	return fmt.Sprintf("%d actions", n)
+}
+
 // reason renders the finding as one line for the triage endpoint.
 func (f *driftFinding) reason() string {
 	var parts []string
 	if f.unlisted {
-		parts = append(parts, fmt.Sprintf("no baseline entry matches this principal, which is granted %d actions", f.granted))
+		parts = append(parts, fmt.Sprintf("no baseline entry matches this principal, which is granted %s", pluralActions(f.granted)))
 	}
 	if len(f.outside) > 0 {
 		parts = append(parts, "actions outside the baseline: "+driftListCapped(f.outside))

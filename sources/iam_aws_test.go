@@ -157,7 +157,7 @@ func TestAWSIAMFixtureWithBaseline(t *testing.T) {
 		{"NotAction counts as every action", arn + "role/power-user", "high-risk rules: full_admin (* except iam:*, organizations:* in PowerUserLike)"},
 		{"Deny with a Condition is ignored", arn + "role/conditional-deny", "secret_read (kms:Decrypt on * in decrypt-unless-tagged (inline))"},
 		{"action outside a glob principal's baseline", arn + "role/ci/ci-runner", "actions outside the baseline: EC2:DescribeInstances"},
-		{"principal without a baseline entry", arn + "role/unlisted", "no baseline entry matches this principal, which is granted 1 actions"},
+		{"principal without a baseline entry", arn + "role/unlisted", "no baseline entry matches this principal, which is granted 1 action"},
 		{"user inherits group policies", arn + "user/alice", "secret_read (secretsmanager:GetSecretValue on * in read-secrets (inline) via group devs)"},
 		{"group outside its baseline", arn + "group/devs", "actions outside the baseline: secretsmanager:GetSecretValue"},
 	}

@@ -78,7 +78,7 @@ func TestKubernetesRBACFixtureWithBaseline(t *testing.T) {
 		{"accepted pod exec", "Role/apps/debugger", ""},
 		{"non-resource URL from a JSON List", "ClusterRole/metrics-reader", ""},
 		{"namespace glob in the baseline", "Role/kube-system/leader-election", ""},
-		{"role without a baseline entry", "Role/apps/extra", "no baseline entry matches this principal, which is granted 1 actions"},
+		{"role without a baseline entry", "Role/apps/extra", "no baseline entry matches this principal, which is granted 1 action"},
 		{"wildcard verbs", "ClusterRole/ci-deployer", "wildcard (rule 1: * on deployments in group apps); bound to ServiceAccount apps/ci"},
 		{"secret list", "ClusterRole/secret-lister", "secret_read (rule 1: list on secrets in group core); bound to Group auditors"},
 		{"bind verb", "ClusterRole/role-binder", "escalation_verbs (rule 1: bind on clusterroles in group rbac.authorization.k8s.io)"},
