@@ -20,5 +20,7 @@ func sourceRegistry() sources.Registry {
 		// each checked against a baseline file and built-in high-risk rules.
 		"aws_iam":         sources.NewAWSIAM,
 		"kubernetes_rbac": sources.NewKubernetesRBAC,
+
+		"vulnerabilities": sources.NewVulnerabilities,
 	}
 }
