@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -188,7 +189,7 @@ func startAlertmanager(t *testing.T, config []byte) *alertmanager {
 // stopProcess stops cmd with SIGTERM and kills it if it has not exited
 // within 10 seconds.
 func stopProcess(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}) {
-	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Logf("failed to signal Alertmanager: %v", err)
 	}
 	select {
