@@ -10,14 +10,7 @@ import (
 
 // convertV1 validates a decoded secslo/v1 spec and maps it to the model.
 func convertV1(doc *document, spec *SpecV1) ([]*SLO, Problems) {
-	var problems Problems
-	if msg := checkName(spec.Service, "service"); msg != "" {
-		problems = append(problems, doc.problem("service", "%s", msg))
-	}
-	problems = append(problems, checkLabels(doc, "labels", spec.Labels)...)
-	if len(spec.SLOs) == 0 {
-		problems = append(problems, doc.problem("slos", "the spec has no SLOs; add at least one under slos"))
-	}
+	problems := checkSpecHeader(doc, spec.Service, spec.Labels, len(spec.SLOs))
 
 	var slos []*SLO
 	for i := range spec.SLOs {
@@ -28,6 +21,20 @@ func convertV1(doc *document, spec *SpecV1) ([]*SLO, Problems) {
 		}
 	}
 	return slos, problems
+}
+
+// checkSpecHeader checks the fields that both spec formats share above the
+// SLO list: the service name, the service labels and a non-empty list.
+func checkSpecHeader(doc *document, service string, labels map[string]string, sloCount int) Problems {
+	var problems Problems
+	if msg := checkName(service, "service"); msg != "" {
+		problems = append(problems, doc.problem("service", "%s", msg))
+	}
+	problems = append(problems, checkLabels(doc, "labels", labels)...)
+	if sloCount == 0 {
+		problems = append(problems, doc.problem("slos", "the spec has no SLOs; add at least one under slos"))
+	}
+	return problems
 }
 
 func convertSLOV1(doc *document, spec *SpecV1, index int) (*SLO, Problems) {

@@ -23,14 +23,7 @@ func parseSloth(doc *document, period time.Duration) ([]*SLO, Problems) {
 		return nil, Problems{doc.problem("", "failed to decode the Sloth spec: %v", err)}
 	}
 
-	var problems Problems
-	if msg := checkName(spec.Service, "service"); msg != "" {
-		problems = append(problems, doc.problem("service", "%s", msg))
-	}
-	problems = append(problems, checkLabels(doc, "labels", spec.Labels)...)
-	if len(spec.SLOs) == 0 {
-		problems = append(problems, doc.problem("slos", "the spec has no SLOs; add at least one under slos"))
-	}
+	problems := checkSpecHeader(doc, spec.Service, spec.Labels, len(spec.SLOs))
 
 	var slos []*SLO
 	for i := range spec.SLOs {
