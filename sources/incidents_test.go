@@ -349,12 +349,16 @@ func addSeedFile(f *testing.F, path string) {
 func FuzzIncidentsGuardDuty(f *testing.F) {
 	addSeedFile(f, filepath.Join("..", "..", "shared", "samples", "aws-guardduty-get-findings.json"))
 	f.Add([]byte(`{"Findings": [{"Id": "a", "CreatedAt": 1, "Service": {"EventFirstSeen": 0}}]}`))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewIncidents, "incidents", "format: guardduty", "in.json", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewIncidents, "incidents", "format: guardduty", "in.json", data)
+	})
 }
 
 func FuzzIncidentsOCSF(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "incidents", "synthetic-ocsf-incident-findings.json"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewIncidents, "incidents", "format: ocsf", "in.json", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewIncidents, "incidents", "format: ocsf", "in.json", data)
+	})
 }
 
 func FuzzIncidentsJira(f *testing.F) {
@@ -366,10 +370,14 @@ func FuzzIncidentsJira(f *testing.F) {
 
 func FuzzIncidentsPagerDuty(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "incidents", "synthetic-pagerduty-incidents.json"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewIncidents, "incidents", "format: pagerduty", "in.json", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewIncidents, "incidents", "format: pagerduty", "in.json", data)
+	})
 }
 
 func FuzzIncidentsCSV(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "incidents", "synthetic-incidents.csv"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewIncidents, "incidents", "format: csv", "in.csv", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewIncidents, "incidents", "format: csv", "in.csv", data)
+	})
 }

@@ -21,6 +21,10 @@ func sourceRegistry() sources.Registry {
 		"aws_iam":         sources.NewAWSIAM,
 		"kubernetes_rbac": sources.NewKubernetesRBAC,
 
+		// Event SLIs, counted once each by the ledger.
+		"incidents": sources.NewIncidents,
+		"restores":  sources.NewRestores,
+
 		"vulnerabilities": sources.NewVulnerabilities,
 	}
 }
