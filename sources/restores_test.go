@@ -147,15 +147,21 @@ func TestNewRestoresRejectsOptions(t *testing.T) {
 
 func FuzzRestoresAWSBackup(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "restores", "synthetic-aws-backup-restore-jobs.json"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewRestores, "restores", "format: aws_backup", "in.json", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewRestores, "restores", "format: aws_backup", "in.json", data)
+	})
 }
 
 func FuzzRestoresVelero(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "restores", "synthetic-velero-restores.yaml"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewRestores, "restores", "format: velero", "in.yaml", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewRestores, "restores", "format: velero", "in.yaml", data)
+	})
 }
 
 func FuzzRestoresCSV(f *testing.F) {
 	addSeedFile(f, filepath.Join("testdata", "restores", "synthetic-restore-tests.csv"))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzEventSource(t, NewRestores, "restores", "format: csv", "in.csv", data) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzEventSource(t, NewRestores, "restores", "format: csv", "in.csv", data)
+	})
 }
