@@ -73,9 +73,9 @@ const (
 )
 
 // readOCSFIncidents reads a JSON array of OCSF Incident Findings, one per
-// incident in its latest state. The id is finding_info_list[0].uid; the first
-// activity is its first_seen_time or else start_time; the detection is its
-// created_time; the containment is the record's time once status_id is
+// incident in its latest state. The id is finding_info_list[0].uid, and the
+// first activity is its first_seen_time or else start_time. The detection is
+// its created_time. The containment is the record's time once status_id is
 // Resolved (4) or Closed (5).
 func readOCSFIncidents(ctx context.Context, file string, rejected *tableRejects, add func(incidentTimes) error) (int, error) {
 	return readJSONRecords(ctx, file, "", rejected, func(r *ocsfIncident, _ int) error {

@@ -100,8 +100,8 @@ func (s *restores) Refresh(ctx context.Context) (*Result, error) {
 type restoreAdder func(id string, outcome restoreOutcome, started, finished time.Time) error
 
 // addRestore adds a restore_tests event. A finished job without a finish time
-// still counts, closed at its start, because its outcome is known; its
-// duration is then unknown and stays out of the histogram.
+// still counts, closed at its start, because its outcome is known. Its
+// duration is then unknown, so it stays out of the histogram.
 func addRestore(set *eventSet, file, id string, outcome restoreOutcome, started, finished time.Time) error {
 	if err := checkOrder("start", started, "finish", finished); err != nil {
 		return err
