@@ -50,6 +50,9 @@ type incidentFields struct {
 type incidentTimes struct {
 	id                            string
 	occurred, detected, contained time.Time
+	// noContainment marks a format that never records containment, so that
+	// its incidents open no containment event that could never close.
+	noContainment bool
 }
 
 // incidents reads incident exports into detection_time and containment_time
@@ -145,7 +148,7 @@ func (s *incidents) addIncident(set *eventSet, file string, t incidentTimes) err
 			return err
 		}
 	}
-	if !t.detected.IsZero() {
+	if !t.detected.IsZero() && !t.noContainment {
 		containment := Event{SLI: slo.SLIContainmentTime, ID: t.id, Start: t.detected, End: t.contained, Bound: s.containmentBound}
 		if err := set.add(file, containment); err != nil {
 			return err

@@ -37,7 +37,7 @@ func readGuardDuty(ctx context.Context, file string, rejected *tableRejects, add
 		if f.ID == "" {
 			return &tableRecordError{fmt.Errorf("%w: the finding has no Id", errNoIncidentID)}
 		}
-		t := incidentTimes{id: f.ID}
+		t := incidentTimes{id: f.ID, noContainment: true}
 		var err error
 		if t.occurred, err = jsonTime("Service.EventFirstSeen", f.Service.EventFirstSeen); err != nil {
 			return err
