@@ -79,7 +79,7 @@ func NewVulnerabilities(cfg Config, logger *slog.Logger) (Source, error) {
 	if cfg.URL != "" {
 		problems = append(problems, fmt.Errorf("url is not supported by type %s: list the reports under paths", cfg.Type))
 	}
-	sla, err := eventSLAOption("options.sla", opts.SLA)
+	sla, err := vulnSLAOption("options.sla", opts.SLA)
 	problems = append(problems, err)
 	src.sla = sla
 	if opts.ScanTime != "" {
@@ -96,9 +96,9 @@ func NewVulnerabilities(cfg Config, logger *slog.Logger) (Source, error) {
 	return src, nil
 }
 
-// eventSLAOption checks a map from severity to SLA and returns it with lower
+// vulnSLAOption checks a map from severity to SLA and returns it with lower
 // case keys.
-func eventSLAOption(option string, in map[string]model.Duration) (map[string]time.Duration, error) {
+func vulnSLAOption(option string, in map[string]model.Duration) (map[string]time.Duration, error) {
 	if len(in) == 0 {
 		return nil, fmt.Errorf("%s is empty: map each severity in scope to its SLA, such as {critical: 7d}", option)
 	}

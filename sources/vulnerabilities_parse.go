@@ -21,7 +21,7 @@ const (
 type vulnReport struct {
 	format   string
 	scans    []*vulnScan
-	rejected []vulnReject
+	rejected []recordReject
 }
 
 // vulnScan is what one report says about one target: the findings open at
@@ -49,12 +49,6 @@ type vulnFinding struct {
 	pkg      string
 	severity string // lower case, as the report spells it
 	line     int
-}
-
-// vulnReject is a record that the report cannot use, at its line.
-type vulnReject struct {
-	line int
-	err  error
 }
 
 // vulnReportReader builds a vulnReport while a recordJSON walks the file.
@@ -180,7 +174,7 @@ func (r *vulnReportReader) add(s *vulnScan, f vulnFinding) {
 // reject records a rejected record. A non-nil scan is marked incomplete,
 // because the record may have been one of its findings.
 func (r *vulnReportReader) reject(s *vulnScan, line int, err error) {
-	r.report.rejected = append(r.report.rejected, vulnReject{line: line, err: err})
+	r.report.rejected = append(r.report.rejected, recordReject{line: line, err: err})
 	if s != nil {
 		s.incomplete = true
 	}
@@ -208,7 +202,7 @@ type trivyResult struct {
 	target   string
 	vulns    []trivyVulnerability
 	lines    []int
-	rejected []vulnReject
+	rejected []recordReject
 }
 
 // trivyVulnerability holds the members of a Trivy vulnerability that
@@ -233,7 +227,7 @@ func (r *vulnReportReader) readTrivyResults() error {
 					var v trivyVulnerability
 					line, recordErr, err := r.walk.record(&v)
 					if recordErr != nil {
-						result.rejected = append(result.rejected, vulnReject{line, recordErr})
+						result.rejected = append(result.rejected, recordReject{line, recordErr})
 						return err
 					}
 					result.vulns, result.lines = append(result.vulns, v), append(result.lines, line)
@@ -306,7 +300,7 @@ type grypeHeader struct {
 	timestamp time.Time
 	matches   []grypeMatch
 	lines     []int
-	rejected  []vulnReject
+	rejected  []recordReject
 }
 
 // grypeSource is the scanned source. Its target is an object for images
@@ -336,7 +330,7 @@ func (r *vulnReportReader) readGrypeMatches() error {
 		var m grypeMatch
 		line, recordErr, err := r.walk.record(&m)
 		if recordErr != nil {
-			r.grype.rejected = append(r.grype.rejected, vulnReject{line, recordErr})
+			r.grype.rejected = append(r.grype.rejected, recordReject{line, recordErr})
 			return err
 		}
 		r.grype.matches, r.grype.lines = append(r.grype.matches, m), append(r.grype.lines, line)

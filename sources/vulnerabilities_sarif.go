@@ -27,7 +27,7 @@ type sarifRun struct {
 	}
 	results  []sarifResult
 	lines    []int
-	rejected []vulnReject
+	rejected []recordReject
 }
 
 type sarifTool struct {
@@ -101,7 +101,7 @@ func (r *vulnReportReader) readSARIFRuns() error {
 					var result sarifResult
 					line, recordErr, err := r.walk.record(&result)
 					if recordErr != nil {
-						run.rejected = append(run.rejected, vulnReject{line, recordErr})
+						run.rejected = append(run.rejected, recordReject{line, recordErr})
 						return err
 					}
 					run.results, run.lines = append(run.results, result), append(run.lines, line)

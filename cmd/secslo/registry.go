@@ -26,5 +26,7 @@ func sourceRegistry() sources.Registry {
 		"restores":  sources.NewRestores,
 
 		"vulnerabilities": sources.NewVulnerabilities,
+		"findings":        sources.NewFindings,
+		"access_reviews":  sources.NewAccessReviews,
 	}
 }

@@ -1,0 +1,192 @@
+package sources
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+)
+
+// This file contains what the findings and access_reviews sources share:
+// the records of one export file, and their merge across the files of one
+// refresh with missing and duplicated ids reported.
+
+// recordReject is a record that an export cannot use, at its line.
+type recordReject struct {
+	line int
+	err  error
+}
+
+// exportRecord is what the merge needs of a record.
+type exportRecord interface {
+	recordID() string
+	recordLine() int
+	recordClosed() bool
+}
+
+// recordExport is what one file yields: its records, the records it
+// rejected, and problems that do not reject a record but leave it open.
+type recordExport[T exportRecord] struct {
+	records  []T
+	rejected []recordReject
+	warnings []string
+}
+
+// reject records a rejected record at its line.
+func (e *recordExport[T]) reject(line int, format string, args ...any) {
+	e.rejected = append(e.rejected, recordReject{line: line, err: fmt.Errorf(format, args...)})
+}
+
+// exportRecords merges the records of the files of one refresh by id.
+type exportRecords[T exportRecord] struct {
+	records []T
+	index   map[string]int
+	files   []string
+}
+
+func newExportRecords[T exportRecord]() *exportRecords[T] {
+	return &exportRecords[T]{index: map[string]int{}}
+}
+
+// exportMaxLoggedWarnings caps the warnings logged per file and refresh.
+const exportMaxLoggedWarnings = 10
+
+// addFile logs and counts the problems of one file and merges its records.
+// An id that occurs more than once in the file rejects every record of it,
+// because the export cannot say which one is right. An id already read from
+// another file (overlapping exports) keeps the closed record, or the first
+// when both are open or both closed. A file whose every record is rejected
+// fails the refresh, because it is in a format the source does not read.
+func (m *exportRecords[T]) addFile(file string, export *recordExport[T], rejected *tableRejects, logger *slog.Logger) error {
+	for i, warning := range export.warnings {
+		if i == exportMaxLoggedWarnings {
+			logger.Warn("more warnings than logged", "file", file, "warnings", len(export.warnings), "logged", exportMaxLoggedWarnings)
+			break
+		}
+		logger.Warn("record kept open", "file", file, "warning", warning)
+	}
+	for _, r := range export.rejected {
+		rejected.add(file, r.line, r.err)
+	}
+
+	kept := exportRejectDuplicates(file, export.records, rejected)
+	read := len(export.records) + len(export.rejected)
+	if read > 0 && len(kept) == 0 {
+		return fmt.Errorf("every record of %s was rejected (%d), so the file is not in the expected format or every id is repeated; see the rejected records in the log", file, read)
+	}
+
+	for _, record := range kept {
+		m.merge(file, record)
+	}
+	return nil
+}
+
+func (m *exportRecords[T]) merge(file string, record T) {
+	i, seen := m.index[record.recordID()]
+	switch {
+	case !seen:
+		m.index[record.recordID()] = len(m.records)
+		m.records = append(m.records, record)
+		m.files = append(m.files, file)
+	case record.recordClosed() && !m.records[i].recordClosed():
+		m.records[i], m.files[i] = record, file
+	}
+}
+
+// exportRejectDuplicates returns the records whose id occurs once in the
+// file and rejects the others, naming every line of the id.
+func exportRejectDuplicates[T exportRecord](file string, records []T, rejected *tableRejects) []T {
+	lines := map[string][]int{}
+	for _, r := range records {
+		lines[r.recordID()] = append(lines[r.recordID()], r.recordLine())
+	}
+
+	kept := make([]T, 0, len(records))
+	for _, r := range records {
+		at := lines[r.recordID()]
+		if len(at) == 1 {
+			kept = append(kept, r)
+			continue
+		}
+		rejected.add(file, r.recordLine(), fmt.Errorf(
+			"duplicate id %q at lines %s: every record of it is left out until the export names it once", r.recordID(), exportJoinLines(at)))
+	}
+	return kept
+}
+
+func exportJoinLines(lines []int) string {
+	text := make([]string, len(lines))
+	for i, line := range lines {
+		text[i] = strconv.Itoa(line)
+	}
+	return strings.Join(text, ", ")
+}
+
+// exportReadCSV calls visit with the values of columns for every row of
+// CSV data. A row of the wrong width is added to rejected.
+func exportReadCSV(file string, data []byte, columns []tableColumn, rejected *[]recordReject, visit func([]string, int)) error {
+	table, err := openCSVTable(file, bytes.NewReader(data))
+	if err != nil {
+		return err
+	}
+	indexes, err := table.columnIndexes(columns)
+	if err != nil {
+		return err
+	}
+
+	values := make([]string, len(columns))
+	for {
+		record, line, err := table.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if isRecordError(err) {
+			*rejected = append(*rejected, recordReject{line: line, err: err})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for i, index := range indexes {
+			values[i] = ""
+			if index >= 0 {
+				values[i] = record[index]
+			}
+		}
+		visit(values, line)
+	}
+}
+
+// exportReadJSON calls visit with the values of columns for every
+// element of a JSON array of objects. An element that is not an object, or a
+// field that is neither a string nor a number, is added to rejected.
+func exportReadJSON(file string, data []byte, columns []tableColumn, rejected *[]recordReject, visit func([]string, int)) error {
+	array, err := openTableJSONArray(file, data, "")
+	if err != nil {
+		return err
+	}
+
+	values := make([]string, len(columns))
+	for {
+		var object map[string]json.RawMessage
+		line, err := array.next(&object)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err == nil {
+			err = tableJSONValues(object, columns, values)
+		}
+		if isRecordError(err) {
+			*rejected = append(*rejected, recordReject{line: line, err: err})
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		visit(values, line)
+	}
+}
