@@ -562,13 +562,12 @@ func writeVulnBenchReport(b *testing.B, n int) string {
 }
 
 // BenchmarkVulnerabilitiesRefresh100k measures one refresh of a Trivy report
-// with 100,000 findings and the ledger commit of its scans.
+// with 100,000 findings, from reading the file to the ledger scans and the
+// past-SLA snapshot.
 func BenchmarkVulnerabilitiesRefresh100k(b *testing.B) {
 	file := writeVulnBenchReport(b, 100_000)
 	info, _ := os.Stat(file)
 	b.SetBytes(info.Size())
-	ledger := openVulnTestLedger(b, filepath.Join(b.TempDir(), "ledger.db"))
-	defer ledger.Close()
 
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -578,11 +577,49 @@ func BenchmarkVulnerabilitiesRefresh100k(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(result.Scans) != 4 {
-			b.Fatalf("scans = %d, want 4", len(result.Scans))
+		if len(result.Scans) != 4 || result.Snapshots[0].Objects != 100_000 {
+			b.Fatalf("scans = %d, objects = %d; want 4 and 100000", len(result.Scans), result.Snapshots[0].Objects)
 		}
-		if _, err := ledger.Commit("bench", nil, result.Scans, vulnTestDay1); err != nil {
+	}
+}
+
+// BenchmarkVulnerabilitiesCommit100k measures the ledger commits of two
+// successive 100,000-finding scans: the first remembers every finding, the
+// second lists half of them, so the other half closes and counts.
+func BenchmarkVulnerabilitiesCommit100k(b *testing.B) {
+	file := writeVulnBenchReport(b, 100_000)
+	src, _ := newTestVulnerabilities(b, "sla: {critical: 7d, high: 30d, medium: 90d, low: 180d}", vulnTestDay1, file)
+	first, err := src.Refresh(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	second := make([]Scan, len(first.Scans))
+	for i, scan := range first.Scans {
+		second[i] = scan
+		second[i].At = scan.At.Add(24 * time.Hour)
+		second[i].Open = scan.Open[:len(scan.Open)/2]
+	}
+
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		ledger := openVulnTestLedger(b, filepath.Join(b.TempDir(), "ledger.db"))
+		b.StartTimer()
+
+		if _, err := ledger.Commit("bench", nil, first.Scans, vulnTestDay1); err != nil {
 			b.Fatal(err)
 		}
+		stats, err := ledger.Commit("bench", nil, second, vulnTestDay1.Add(24*time.Hour))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if stats.Counted != 50_000 {
+			b.Fatalf("counted %d fixes, want 50000", stats.Counted)
+		}
+
+		b.StopTimer()
+		ledger.Close()
+		b.StartTimer()
 	}
 }
