@@ -16,9 +16,8 @@ import (
 
 // reviewOptions are the options of an access_reviews source.
 type reviewOptions struct {
-	// Format is csv, json or entra; empty means csv for .csv files and,
-	// for .json files, entra when the document is an object with a value
-	// array and json otherwise.
+	// Format is csv, json or entra. Empty means csv for .csv files. A .json
+	// file is entra when its document is an object, and json otherwise.
 	Format  string        `yaml:"format"`
 	Columns reviewColumns `yaml:"columns"`
 }
@@ -129,9 +128,9 @@ func reviewFileFormat(configured, file string, data []byte) (string, error) {
 	return "", fmt.Errorf("cannot tell the format of %s from its extension: set options.format to csv, json or entra", file)
 }
 
-// reviewEvent returns the access_reviews event of a review: failed when it
-// was completed after its due time, or when the due time passed without a
-// completion; open while it is not due yet.
+// reviewEvent returns the access_reviews event of a review. The event fails
+// when the review was completed after its due time, or when the due time
+// passed without a completion. It stays open while the review is not due.
 func reviewEvent(record reviewRecord, now time.Time) Event {
 	e := Event{SLI: slo.SLIAccessReviews, ID: record.id}
 	switch {

@@ -125,10 +125,11 @@ type entraDecision struct {
 //
 // An instance whose export nests its decisions is completed when no decision
 // is NotReviewed, at the latest reviewedDateTime. Without decisions, the
-// status decides: Completed counts as completed at endDateTime, because an
-// instance records no completion time and Entra completes it at its end or
-// earlier when it is stopped; every other status, AutoReviewed included (the
-// system decided for reviewers who did not), counts as not completed.
+// status decides. Completed counts as completed at endDateTime, because an
+// instance records no completion time and Entra completes it at its end, or
+// earlier when it is stopped. Every other status counts as not completed,
+// AutoReviewed included, in which the system decided for reviewers who did
+// not.
 func parseReviewEntra(file string, data []byte) (*recordExport[reviewRecord], error) {
 	key := "value"
 	if trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, tableBOM)); len(trimmed) > 0 && trimmed[0] == '[' {

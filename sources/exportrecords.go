@@ -21,14 +21,15 @@ type recordReject struct {
 	err  error
 }
 
-// exportRecord is what the merge needs of a record.
+// exportRecord is the view of a record that the merge needs: its id, line
+// and whether it is closed.
 type exportRecord interface {
 	recordID() string
 	recordLine() int
 	recordClosed() bool
 }
 
-// recordExport is what one file yields: its records, the records it
+// recordExport is the content of one file: its records, the records it
 // rejected, and problems that do not reject a record but leave it open.
 type recordExport[T exportRecord] struct {
 	records  []T
@@ -57,7 +58,7 @@ const exportMaxLoggedWarnings = 10
 
 // addFile logs and counts the problems of one file and merges its records.
 // An id that occurs more than once in the file rejects every record of it,
-// because the export cannot say which one is right. An id already read from
+// because the export does not show which one is right. An id already read from
 // another file (overlapping exports) keeps the closed record, or the first
 // when both are open or both closed. A file whose every record is rejected
 // fails the refresh, because it is in a format the source does not read.

@@ -81,10 +81,9 @@ func (w *recordJSON) array(what string, item func(index int) error) error {
 }
 
 // record decodes the next value into out and returns its line. A value of
-// the wrong type, a field of the wrong type inside it, or a field that its
-// own decoder rejects is returned as recordErr: the decoder is past the value
-// then, so the caller can reject the record and read on. Any other error
-// fails the file.
+// the wrong type, or a field inside it that does not decode, is returned as
+// recordErr. The decoder is past the value then, so the caller can reject the
+// record and read on. Any other error fails the file.
 func (w *recordJSON) record(out any) (line int, recordErr, err error) {
 	line, _ = w.lines.position(w.valueStart())
 	mismatch, err := w.decode(out)
@@ -95,7 +94,7 @@ func (w *recordJSON) record(out any) (line int, recordErr, err error) {
 }
 
 // value decodes the next value into out, failing the file when it does not
-// fit, because value reads the members that say what the document is.
+// fit, because value reads the members that tell what the document is.
 func (w *recordJSON) value(member string, out any) error {
 	line, _ := w.lines.position(w.valueStart())
 	mismatch, err := w.decode(out)

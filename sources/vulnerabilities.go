@@ -31,10 +31,10 @@ type vulnOptions struct {
 	ScanTime string `yaml:"scan_time"`
 }
 
-// vulnerabilities reads scanner reports and yields vuln_remediation: the
-// open findings of each report as a ledger Scan, from which the ledger
-// derives first-seen and fixed times and counts each fix once, and a
-// snapshot of the open findings already past their SLA.
+// vulnerabilities reads scanner reports and yields vuln_remediation. It
+// returns the open findings of each report as a ledger Scan, from which the
+// ledger derives first-seen and fixed times and counts each fix once. It also
+// returns a snapshot of the open findings already past their SLA.
 type vulnerabilities struct {
 	paths    []string
 	sla      map[string]time.Duration
@@ -49,7 +49,7 @@ type vulnerabilities struct {
 	// scan of this process that listed them, for the past-SLA snapshot.
 	memory map[string]*vulnScopeMemory
 	// loggedScanTimes holds, per file, the fallback scan time last logged,
-	// so that the log says once per report where its scan time came from.
+	// so that each report's fallback is logged once, not on every refresh.
 	loggedScanTimes map[string]time.Time
 }
 
@@ -196,8 +196,8 @@ func (s *vulnerabilities) readReport(file string, refresh *vulnRefresh) error {
 }
 
 // resolveScanTime returns the scan time that the report states, or else
-// options.scan_time, or else the file's modification time. The log says
-// which, once per file and time.
+// options.scan_time, or else the file's modification time. It logs which
+// one it used, once per file and time.
 func (s *vulnerabilities) resolveScanTime(file, format string, scan *vulnScan) (time.Time, error) {
 	if !scan.scannedAt.IsZero() {
 		return scan.scannedAt, nil
@@ -299,7 +299,7 @@ func (scan *vulnScan) openRecords(severity string) []ScanRecord {
 	return records
 }
 
-// vulnScopeMemory is what this process has seen of one ledger scope.
+// vulnScopeMemory is the state of one ledger scope as this process has read it.
 type vulnScopeMemory struct {
 	lastScan time.Time
 	open     map[string]vulnOpenFinding

@@ -24,8 +24,8 @@ type vulnReport struct {
 	rejected []recordReject
 }
 
-// vulnScan is what one report says about one target: the findings open at
-// the scan time.
+// vulnScan is the part of one report about one target: the findings open
+// at the scan time.
 type vulnScan struct {
 	// target names what was scanned: an image, a folder, or a SARIF
 	// automation id. Findings close only against later scans of it.
@@ -161,7 +161,8 @@ func (r *vulnReportReader) scan(target string) *vulnScan {
 }
 
 // add adds a finding to a scan. A finding already listed is rejected with
-// the line of the first listing; it stays open, since both records say so.
+// the line of the first listing. The finding stays open, because both
+// records list it.
 func (r *vulnReportReader) add(s *vulnScan, f vulnFinding) {
 	if first, ok := s.index[f.id]; ok {
 		r.reject(nil, f.line, fmt.Errorf("duplicate finding %q of target %q, first at line %d", f.id, s.target, s.findings[first].line))

@@ -232,9 +232,8 @@ func (run *sarifRun) rule(result sarifResult) *sarifRule {
 // sarifSeverity returns a result's severity. A security-severity score on
 // the result or its rule maps to critical (9.0 and above), high (7.0), medium
 // (4.0), low (above 0) or none, the CVSS v3 bands that GitHub code scanning
-// uses. Without a score, the SARIF level stands as the severity (error,
-// warning, note or none), because mapping a level to a CVSS band would be a
-// guess.
+// uses. Without a score, the SARIF level is the severity (error, warning,
+// note or none), because mapping a level to a CVSS band would be a guess.
 func sarifSeverity(result sarifResult, rule *sarifRule) (string, error) {
 	score := result.Properties.SecuritySeverity
 	level := result.Level

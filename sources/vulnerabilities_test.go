@@ -136,7 +136,8 @@ func TestSARIFScoreSeverity(t *testing.T) {
 	}
 }
 
-// vulnTrivyReport writes a minimal Trivy report with the given body parts.
+// vulnTrivyDoc returns a minimal Trivy report that lists the given
+// vulnerability objects, with CreatedAt when createdAt is not empty.
 func vulnTrivyDoc(createdAt string, vulns ...string) string {
 	created := ""
 	if createdAt != "" {
