@@ -74,7 +74,8 @@ func (m *exportRecords[T]) addFile(file string, export *recordExport[T], rejecte
 		rejected.add(file, r.line, r.err)
 	}
 
-	kept := exportRejectDuplicates(file, export.records, rejected)
+	kept := exportRejectInvalidIDs(file, export.records, rejected)
+	kept = exportRejectDuplicates(file, kept, rejected)
 	read := len(export.records) + len(export.rejected)
 	if read > 0 && len(kept) == 0 {
 		return fmt.Errorf("every record of %s was rejected (%d), so the file is not in the expected format or every id is repeated; see the rejected records in the log", file, read)
@@ -96,6 +97,21 @@ func (m *exportRecords[T]) merge(file string, record T) {
 	case record.recordClosed() && !m.records[i].recordClosed():
 		m.records[i], m.files[i] = record, file
 	}
+}
+
+// exportRejectInvalidIDs returns the records whose id the ledger can store
+// and rejects the others: ids with a NUL character or invalid UTF-8, which
+// a CSV file can contain.
+func exportRejectInvalidIDs[T exportRecord](file string, records []T, rejected *tableRejects) []T {
+	kept := records[:0:0]
+	for _, r := range records {
+		if validEventText(r.recordID()) {
+			kept = append(kept, r)
+			continue
+		}
+		rejected.add(file, r.recordLine(), fmt.Errorf("id %q contains a NUL character or invalid UTF-8, which the ledger cannot store", r.recordID()))
+	}
+	return kept
 }
 
 // exportRejectDuplicates returns the records whose id occurs once in the

@@ -211,6 +211,17 @@ func TestFindingJiraReadsSample(t *testing.T) {
 	}
 }
 
+func TestFindingJiraReadsBareArray(t *testing.T) {
+	data := []byte(`[{"key": "AUD-1", "fields": {"created": "2024-03-01T10:00:00.000+0100", "resolutiondate": null}}]`)
+	export, err := parseFindingJira("jira.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(export.records) != 1 || export.records[0].id != "AUD-1" || !export.records[0].closed.IsZero() {
+		t.Errorf("records = %+v, want AUD-1 open", export.records)
+	}
+}
+
 func TestFindingsJiraExport(t *testing.T) {
 	src, _ := newTestFindings(t, "", findingTestNow, "testdata/findings/jira-open.json")
 	result, err := src.Refresh(context.Background())
@@ -254,6 +265,8 @@ func TestFindingsRejectBadRecords(t *testing.T) {
 		},
 		{"id of wrong type", "r.json", `[{"id": "F-9", "opened": "2024-04-01T00:00:00Z"}, {"id": {"n": 1}, "opened": "2024-04-01T00:00:00Z"}]`, []string{`field \"id\": found an object, expected a string or a number`}, 1},
 		{"element of wrong type", "r.json", `[{"id": "F-9", "opened": "2024-04-01T00:00:00Z"}, 7]`, []string{"element is a JSON number, expected an object"}, 1},
+		{"NUL in an id", "r.csv", header + good + "F-\x001,2024-04-01T00:00:00Z,,minor,open\n", []string{"contains a NUL character or invalid UTF-8"}, 1},
+		{"invalid UTF-8 in an id", "r.csv", header + good + "F-\xff,2024-04-01T00:00:00Z,,minor,open\n", []string{"contains a NUL character or invalid UTF-8"}, 1},
 		{"BOM and CRLF", "r.csv", "\xEF\xBB\xBF" + strings.ReplaceAll(header+good, "\n", "\r\n"), nil, 1},
 		{"jira issue without key", "j.json", `{"issues": [{"key": "A-1", "fields": {"created": "2024-04-01T00:00:00Z"}}, {"fields": {"created": "2024-04-01T00:00:00Z"}}]}`, []string{"missing issue key"}, 1},
 		{"jira created of wrong type", "j.json", `{"issues": [{"key": "A-1", "fields": {"created": "2024-04-01T00:00:00Z"}}, {"key": "A-2", "fields": {"created": true}}]}`, []string{"found a boolean, expected a string or a number"}, 1},

@@ -186,6 +186,9 @@ func (s *vulnerabilities) readReport(file string, refresh *vulnRefresh) error {
 	refresh.read += findings + len(report.rejected)
 
 	for _, scan := range report.scans {
+		if !validEventText(scan.target) {
+			return &InputError{File: file, Err: fmt.Errorf("target name %q contains a NUL character, which the ledger cannot store: fix the report", scan.target)}
+		}
 		at, err := s.resolveScanTime(file, report.format, scan)
 		if err != nil {
 			return err

@@ -164,6 +164,10 @@ func (r *vulnReportReader) scan(target string) *vulnScan {
 // the line of the first listing. The finding stays open, because both
 // records list it.
 func (r *vulnReportReader) add(s *vulnScan, f vulnFinding) {
+	if !validEventText(f.id) {
+		r.reject(s, f.line, fmt.Errorf("finding id %q contains a NUL character, which the ledger cannot store", f.id))
+		return
+	}
 	if first, ok := s.index[f.id]; ok {
 		r.reject(nil, f.line, fmt.Errorf("duplicate finding %q of target %q, first at line %d", f.id, s.target, s.findings[first].line))
 		return

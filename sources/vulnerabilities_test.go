@@ -196,6 +196,10 @@ func TestVulnReportRejectsBadInput(t *testing.T) {
 			name: "sarif severity of wrong type", doc: `{"version": "2.1.0", "runs": [{"results": [{"ruleId": "r0", "properties": {"security-severity": {}}}, {"ruleId": "r1"}]}]}`,
 			wantRejects: []string{"found an object, expected a string or a number"}, incomplete: true,
 		},
+		{
+			name: "NUL in an id", doc: vulnTrivyDoc("", good, `{"VulnerabilityID": "CVE-\u0000", "PkgName": "b"}`),
+			wantRejects: []string{"contains a NUL character, which the ledger cannot store"}, incomplete: true,
+		},
 		{name: "BOM and CRLF", doc: "\xEF\xBB\xBF" + strings.ReplaceAll(vulnTrivyDoc("2024-05-01T08:00:00Z", good), "\n", "\r\n")},
 		{name: "clean target with null vulnerabilities", doc: `{"SchemaVersion": 2, "ArtifactName": "img", "Results": [{"Target": "t", "Vulnerabilities": null}]}`},
 	}
@@ -525,8 +529,8 @@ func FuzzParseVulnReport(f *testing.F) {
 		for _, scan := range report.scans {
 			seen := map[string]bool{}
 			for _, finding := range scan.findings {
-				if finding.id == "" || seen[finding.id] {
-					t.Fatalf("finding id %q is empty or repeated", finding.id)
+				if !validEventText(finding.id) || seen[finding.id] {
+					t.Fatalf("finding id %q is invalid or repeated", finding.id)
 				}
 				seen[finding.id] = true
 			}
