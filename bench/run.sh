@@ -9,7 +9,7 @@
 # exporter; without arguments all three run. Sizes and repetitions come from
 # the environment (defaults in brackets): RUNS [5] runs per generation and
 # exporter measurement, DAYS [30] days of counter history, OBJECTIVES [50],
-# INTERVAL [60] seconds between history samples, ROUNDS [6] rule evaluations
+# INTERVAL [120] seconds between history samples, ROUNDS [6] rule evaluations
 # measured per Prometheus after WARMUP [120] seconds, ASSETS [1000000], ROLES [10000], FINDINGS
 # [100000]. SLOTH=/path/to/sloth skips the installation of Sloth v0.16.0.
 #
@@ -23,7 +23,7 @@ root=$PWD
 RUNS=${RUNS:-5}
 DAYS=${DAYS:-30}
 OBJECTIVES=${OBJECTIVES:-50}
-INTERVAL=${INTERVAL:-60}
+INTERVAL=${INTERVAL:-120}
 ROUNDS=${ROUNDS:-6}
 ASSETS=${ASSETS:-1000000}
 ROLES=${ROLES:-10000}
