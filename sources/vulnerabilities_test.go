@@ -436,6 +436,13 @@ func TestVulnerabilitiesSuccessiveScans(t *testing.T) {
 			t.Errorf("step %d (%s): counted %d fixes, want %d", i, step.fixture, stats.Counted, step.wantFixed)
 		}
 	}
+
+	// A was open from day 1 to day 4 and B from day 1 to day 11: the
+	// durations are 3 and 10 days from first seen to fixed.
+	counts := ledger.Counts("vulns")
+	if len(counts) != 1 || counts[0].Sum != (3+10)*86400 {
+		t.Errorf("counters = %+v, want a duration sum of 13 days in seconds", counts)
+	}
 	ledger.Close()
 }
 
