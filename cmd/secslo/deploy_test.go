@@ -159,8 +159,8 @@ type k8sContainer struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
-	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
-	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
+	LivenessProbe   *k8sProbe `yaml:"livenessProbe"`
+	ReadinessProbe  *k8sProbe `yaml:"readinessProbe"`
 	SecurityContext struct {
 		AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
 		ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
@@ -450,10 +450,10 @@ func TestDeployComposeFile(t *testing.T) {
 	// Each service finds its config where its command or provisioning
 	// looks for it.
 	for target, want := range map[string]string{
-		"/etc/secslo":                       "../examples",
-		"/etc/prometheus":                   "./prometheus",
-		"/etc/alertmanager":                 "./alertmanager",
-		"/etc/grafana/provisioning":         "./grafana/provisioning",
+		"/etc/secslo":                        "../examples",
+		"/etc/prometheus":                    "./prometheus",
+		"/etc/alertmanager":                  "./alertmanager",
+		"/etc/grafana/provisioning":          "./grafana/provisioning",
 		"/var/lib/grafana/dashboards/secslo": "./grafana/dashboards",
 	} {
 		if mounts[target] != want {
