@@ -896,7 +896,7 @@ func (w *evidenceJSONWalker) delim(want json.Delim, what string) error {
 		return nil
 	}
 	kind := map[json.Delim]string{'{': "an object", '[': "an array"}[want]
-	return evidenceJSONErrorAhead(w.path, offset, fmt.Errorf("%s is %s; expected %s", what, evidenceJSONKind(tok), kind))
+	return evidenceJSONErrorAhead(w.path, offset, fmt.Errorf("%s is %s; expected %s", what, describeJSONToken(tok), kind))
 }
 
 func (w *evidenceJSONWalker) closeDelim() error {
@@ -937,23 +937,6 @@ func evidenceSyntaxOffset(path string, fallback int64) int64 {
 		return syntax.Offset - 1
 	}
 	return fallback
-}
-
-func evidenceJSONKind(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '{' {
-			return "an object"
-		}
-		return "an array"
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return "null"
 }
 
 // evidenceRecordError explains why a JSON record failed to decode into its

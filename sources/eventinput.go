@@ -2,52 +2,15 @@ package sources
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/prometheus/common/model"
 )
 
 // This file contains what the event adapters (incidents, restores) share:
-// reading a JSON array of typed records, and collecting the events of one
-// refresh with their ids checked.
-
-// readJSONRecords calls visit with every element of the JSON array under key
-// (or of the top-level array when key is empty), decoded into a T. An element
-// of the wrong shape, or one that visit rejects with a *tableRecordError, is
-// counted and logged; any other error fails the file.
-func readJSONRecords[T any](ctx context.Context, file, key string, rejected *tableRejects, visit func(record *T, line int) error) (int, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return 0, fmt.Errorf("failed to read input: %w", err)
-	}
-	array, err := openTableJSONArray(file, data, key)
-	if err != nil {
-		return 0, err
-	}
-
-	tally := &tableFileTally{file: file}
-	for {
-		var record T
-		line, err := array.next(&record)
-		if errors.Is(err, io.EOF) {
-			return tally.read, tally.check()
-		}
-		if err == nil {
-			err = visit(&record, line)
-		}
-		if err := tally.settle(line, err, rejected); err != nil {
-			return 0, err
-		}
-		if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-	}
-}
+// collecting the events of one refresh with their ids checked.
 
 // eventSet collects the events of one refresh. An id repeated within one
 // file is rejected, because the export cannot say which copy is right. The

@@ -530,24 +530,6 @@ func describeJSONType(t reflect.Type) string {
 	}
 }
 
-func describeJSONToken(token json.Token) string {
-	switch v := token.(type) {
-	case json.Delim:
-		if v == '{' {
-			return "an object"
-		}
-		return "an array"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case nil:
-		return "null"
-	default:
-		return "a number"
-	}
-}
-
 // iamCompiled is a managed policy or a group after compilation: its
 // permissions, or the reason it was rejected.
 type iamCompiled struct {

@@ -341,32 +341,9 @@ type ssmInstanceInformation struct {
 // `aws ssm describe-instance-information` and takes LastPingDateTime as the
 // time each instance was last seen.
 func readSSMInstanceInformation(ctx context.Context, file string, assets *assetTable, rejected *tableRejects) (int, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return 0, fmt.Errorf("failed to read SSM instance information: %w", err)
-	}
-	array, err := openTableJSONArray(file, data, "InstanceInformationList")
-	if err != nil {
-		return 0, err
-	}
-
-	tally := &tableFileTally{file: file}
-	for {
-		var info ssmInstanceInformation
-		line, err := array.next(&info)
-		if errors.Is(err, io.EOF) {
-			return tally.read, tally.check()
-		}
-		if err == nil {
-			err = assets.recordSSMPing(info, file, line)
-		}
-		if err := tally.settle(line, err, rejected); err != nil {
-			return 0, err
-		}
-		if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-	}
+	return readJSONRecords(ctx, file, "InstanceInformationList", rejected, func(info *ssmInstanceInformation, line int) error {
+		return assets.recordSSMPing(*info, file, line)
+	})
 }
 
 // queryLastSeen runs the configured Prometheus instant query. Each sample

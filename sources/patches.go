@@ -334,36 +334,13 @@ type ssmPatchState struct {
 // criticality and no age per missing patch, so every instance is in scope
 // and any missing or failed patch puts it out of compliance.
 func (s *patches) readSSMPatchStates(ctx context.Context, file string, hosts *hostTable, rejected *tableRejects, now time.Time) (int, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return 0, fmt.Errorf("failed to read SSM patch states: %w", err)
-	}
-	array, err := openTableJSONArray(file, data, "InstancePatchStates")
-	if err != nil {
-		return 0, err
-	}
-
-	tally := &tableFileTally{file: file}
-	for {
-		var state ssmPatchState
-		line, err := array.next(&state)
-		if errors.Is(err, io.EOF) {
-			return tally.read, tally.check()
+	return readJSONRecords(ctx, file, "InstancePatchStates", rejected, func(state *ssmPatchState, line int) error {
+		h, err := s.hostFromSSM(*state, now)
+		if err != nil {
+			return err
 		}
-		if err == nil {
-			var h host
-			h, err = s.hostFromSSM(state, now)
-			if err == nil {
-				err = hosts.add(h, file, line)
-			}
-		}
-		if err := tally.settle(line, err, rejected); err != nil {
-			return 0, err
-		}
-		if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
-			return 0, ctx.Err()
-		}
-	}
+		return hosts.add(h, file, line)
+	})
 }
 
 // hostFromSSM builds a host from one SSM patch state.

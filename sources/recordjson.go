@@ -162,7 +162,7 @@ func (w *recordJSON) openDelim(want json.Delim, what string) error {
 		return nil
 	}
 	expected := map[json.Delim]string{'{': "an object", '[': "an array"}[want]
-	return w.errorAt(start, fmt.Errorf("%s is %s, expected %s", what, tableDescribeJSONToken(tok), expected))
+	return w.errorAt(start, fmt.Errorf("%s is %s, expected %s", what, describeJSONToken(tok), expected))
 }
 
 // closeDelim reads a closing delimiter. json.Decoder.Token returns io.EOF

@@ -538,7 +538,7 @@ func (a *tableJSONArray) expectDelim(want json.Delim, expected string) error {
 		return nil
 	}
 	line, column := a.lines.position(offset)
-	return &InputError{File: a.file, Line: line, Column: column, Err: fmt.Errorf("expected %s, found %s", expected, tableDescribeJSONToken(tok))}
+	return &InputError{File: a.file, Line: line, Column: column, Err: fmt.Errorf("expected %s, found %s", expected, describeJSONToken(tok))}
 }
 
 func (a *tableJSONArray) objectKey() (string, error) {
@@ -609,23 +609,6 @@ func tableJSONKind(goKind string) string {
 	return "an object"
 }
 
-func tableDescribeJSONToken(tok json.Token) string {
-	switch v := tok.(type) {
-	case json.Delim:
-		if v == '{' {
-			return "an object"
-		}
-		return "an array"
-	case string:
-		return "a string"
-	case float64, json.Number:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return "null"
-}
-
 // tableLineCounter converts byte offsets into 1-based lines and columns. Offsets
 // must not decrease between calls, so counting costs one pass over the data.
 type tableLineCounter struct {
@@ -676,7 +659,7 @@ func (t *tableJSONText) UnmarshalJSON(raw []byte) error {
 		*t = tableJSONText{text: string(raw), isNumber: true, set: true}
 		return nil
 	}
-	return fmt.Errorf("found %s, expected a string or a number", tableDescribeJSONToken(tableFirstToken(raw)))
+	return fmt.Errorf("found %s, expected a string or a number", describeJSONToken(tableFirstToken(raw)))
 }
 
 func tableFirstToken(raw []byte) json.Token {
@@ -796,4 +779,37 @@ func tableQuoteList(names []string) string {
 		quoted[i] = fmt.Sprintf("%q", n)
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// readJSONRecords calls visit with every element of the JSON array under key
+// (or of the top-level array when key is empty), decoded into a T. An element
+// of the wrong shape, or one that visit rejects with a *tableRecordError, is
+// counted and logged; any other error fails the file.
+func readJSONRecords[T any](ctx context.Context, file, key string, rejected *tableRejects, visit func(record *T, line int) error) (int, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("failed to read input: %w", err)
+	}
+	array, err := openTableJSONArray(file, data, key)
+	if err != nil {
+		return 0, err
+	}
+
+	tally := &tableFileTally{file: file}
+	for {
+		var record T
+		line, err := array.next(&record)
+		if errors.Is(err, io.EOF) {
+			return tally.read, tally.check()
+		}
+		if err == nil {
+			err = visit(&record, line)
+		}
+		if err := tally.settle(line, err, rejected); err != nil {
+			return 0, err
+		}
+		if tally.read%tableCancelInterval == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+	}
 }
