@@ -70,21 +70,11 @@ func (s *accessReviews) Refresh(ctx context.Context) (*Result, error) {
 	rejected := newTableRejects(s.logger, "")
 	defer rejected.summarize()
 
-	merged := newExportRecords[reviewRecord]()
-	result := &Result{}
-	for _, file := range s.paths {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		export, err := s.readFile(file)
-		if err != nil {
-			return nil, err
-		}
-		result.RecordsRead += len(export.records) + len(export.rejected)
-		if err := merged.addFile(file, export, rejected, s.logger); err != nil {
-			return nil, err
-		}
+	merged, read, err := readExports(ctx, s.paths, s.readFile, rejected, s.logger)
+	if err != nil {
+		return nil, err
 	}
+	result := &Result{RecordsRead: read}
 
 	for _, record := range merged.records {
 		result.Events = append(result.Events, reviewEvent(record, now))

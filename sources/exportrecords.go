@@ -2,6 +2,7 @@ package sources
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,4 +207,26 @@ func exportReadJSON(file string, data []byte, columns []tableColumn, rejected *[
 		}
 		visit(values, line)
 	}
+}
+
+// readExports reads every file with readFile and merges their records. It
+// returns the merged records and the number of records read, rejected ones
+// included. Any file-level problem, or a cancelled ctx, fails the whole read.
+func readExports[T exportRecord](ctx context.Context, paths []string, readFile func(string) (*recordExport[T], error), rejected *tableRejects, logger *slog.Logger) (*exportRecords[T], int, error) {
+	merged := newExportRecords[T]()
+	read := 0
+	for _, file := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		export, err := readFile(file)
+		if err != nil {
+			return nil, 0, err
+		}
+		read += len(export.records) + len(export.rejected)
+		if err := merged.addFile(file, export, rejected, logger); err != nil {
+			return nil, 0, err
+		}
+	}
+	return merged, read, nil
 }
