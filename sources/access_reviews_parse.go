@@ -1,10 +1,8 @@
 package sources
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 )
@@ -131,37 +129,14 @@ type entraDecision struct {
 // AutoReviewed included, in which the system decided for reviewers who did
 // not.
 func parseReviewEntra(file string, data []byte) (*recordExport[reviewRecord], error) {
-	key := "value"
-	if trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, tableBOM)); len(trimmed) > 0 && trimmed[0] == '[' {
-		key = ""
-	}
-	array, err := openTableJSONArray(file, data, key)
-	if err != nil {
-		return nil, err
-	}
-
-	export := &recordExport[reviewRecord]{}
-	for {
-		var instance entraInstance
-		line, err := array.next(&instance)
-		if errors.Is(err, io.EOF) {
-			return export, nil
-		}
-		if isRecordError(err) {
-			export.rejected = append(export.rejected, recordReject{line: line, err: err})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-
+	return readExportArray(file, data, "value", func(export *recordExport[reviewRecord], instance entraInstance, line int) {
 		record, err := entraRecord(instance, line)
 		if err != nil {
 			export.rejected = append(export.rejected, recordReject{line: line, err: err})
-			continue
+			return
 		}
 		export.records = append(export.records, record)
-	}
+	})
 }
 
 // entraRecord turns one instance into a review record.

@@ -230,3 +230,34 @@ func readExports[T exportRecord](ctx context.Context, paths []string, readFile f
 	}
 	return merged, read, nil
 }
+
+// readExportArray decodes every element of the JSON array under key, or of
+// the top-level array when the document is a bare array, into an In and
+// passes it to add. An element of the wrong shape is rejected with its
+// line; any other problem fails the file.
+func readExportArray[In any, T exportRecord](file string, data []byte, key string, add func(export *recordExport[T], item In, line int)) (*recordExport[T], error) {
+	if trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, tableBOM)); len(trimmed) > 0 && trimmed[0] == '[' {
+		key = ""
+	}
+	array, err := openTableJSONArray(file, data, key)
+	if err != nil {
+		return nil, err
+	}
+
+	export := &recordExport[T]{}
+	for {
+		var item In
+		line, err := array.next(&item)
+		if errors.Is(err, io.EOF) {
+			return export, nil
+		}
+		if isRecordError(err) {
+			export.rejected = append(export.rejected, recordReject{line: line, err: err})
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		add(export, item, line)
+	}
+}

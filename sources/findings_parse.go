@@ -1,10 +1,8 @@
 package sources
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"time"
@@ -174,31 +172,7 @@ type findingJiraIssue struct {
 // Jira sets resolutiondate when an issue gets a resolution whatever its
 // workflow's status names are.
 func parseFindingJira(file string, data []byte) (*recordExport[findingRecord], error) {
-	key := "issues"
-	if trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, tableBOM)); len(trimmed) > 0 && trimmed[0] == '[' {
-		key = ""
-	}
-	array, err := openTableJSONArray(file, data, key)
-	if err != nil {
-		return nil, err
-	}
-
-	export := &recordExport[findingRecord]{}
-	for {
-		var issue findingJiraIssue
-		line, err := array.next(&issue)
-		if errors.Is(err, io.EOF) {
-			return export, nil
-		}
-		if isRecordError(err) {
-			export.rejected = append(export.rejected, recordReject{line: line, err: err})
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		findingAddJiraIssue(export, issue, line)
-	}
+	return readExportArray(file, data, "issues", findingAddJiraIssue)
 }
 
 func findingAddJiraIssue(export *recordExport[findingRecord], issue findingJiraIssue, line int) {
