@@ -1032,3 +1032,30 @@ func writeBenchmarkFile(b *testing.B, path, header string, rows int, writeRow fu
 		b.Fatal(err)
 	}
 }
+
+func TestInventoryRejectsFileCutMidRow(t *testing.T) {
+	assets := writeTestFile(t, "assets.csv", "id,criticality,owner\na,critical,ops\nb,critical,ops\nc,crit")
+	lastSeen := writeTestFile(t, "last_seen.csv", "id,last_seen\na,2099-01-01T00:00:00Z\n")
+	src, _ := newTestInventory(t, "last_seen:\n  format: csv\n  paths: ["+lastSeen+"]\n", assets)
+
+	_, err := src.Refresh(context.Background())
+
+	if err == nil || !strings.Contains(err.Error(), "assets.csv:4: the last row is incomplete") {
+		t.Fatalf("got %v, want the cut-off file rejected at line 4", err)
+	}
+}
+
+func TestInventoryAcceptsLastRowWithoutLineBreak(t *testing.T) {
+	assets := writeTestFile(t, "assets.csv", "id,criticality\na,critical\nb,critical")
+	lastSeen := writeTestFile(t, "last_seen.csv", "id,last_seen\na,2099-01-01T00:00:00Z\n")
+	src, _ := newTestInventory(t, "last_seen:\n  format: csv\n  paths: ["+lastSeen+"]\n", assets)
+
+	result, err := src.Refresh(context.Background())
+
+	if err != nil {
+		t.Fatalf("Refresh: %v", err)
+	}
+	if got := result.Snapshots[0].Objects; got != 2 {
+		t.Errorf("objects: got %d, want 2", got)
+	}
+}

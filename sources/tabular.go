@@ -55,12 +55,32 @@ type csvTable struct {
 	file   string
 	reader *csv.Reader
 	header []string
+	// tail remembers the last byte of the file, and shortLine the line of
+	// the last record when it had too few fields, so that a file cut off
+	// in the middle of its last row is recognised at its end.
+	tail      *lastByteReader
+	shortLine int
+}
+
+// lastByteReader passes reads through and remembers the last byte read.
+type lastByteReader struct {
+	r    io.Reader
+	last byte
+}
+
+func (l *lastByteReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if n > 0 {
+		l.last = p[n-1]
+	}
+	return n, err
 }
 
 // openCSVTable reads the header row of r. It skips a UTF-8 byte-order mark;
 // encoding/csv already accepts CRLF line endings.
 func openCSVTable(file string, r io.Reader) (*csvTable, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	tail := &lastByteReader{r: r}
+	br := bufio.NewReaderSize(tail, 1<<20)
 	if prefix, err := br.Peek(len(tableBOM)); err == nil && bytes.Equal(prefix, tableBOM) {
 		_, _ = br.Discard(len(tableBOM))
 	}
@@ -76,7 +96,7 @@ func openCSVTable(file string, r io.Reader) (*csvTable, error) {
 		return nil, tableCSVError(file, err)
 	}
 
-	table := &csvTable{file: file, reader: reader, header: make([]string, len(header))}
+	table := &csvTable{file: file, reader: reader, header: make([]string, len(header)), tail: tail}
 	for i, name := range header {
 		table.header[i] = strings.TrimSpace(name)
 	}
@@ -120,9 +140,17 @@ func (t *csvTable) optionalColumn(name, defaultName, option string) (int, error)
 // next returns the next record and its line number, io.EOF after the last
 // one, a *tableRecordError for a row of the wrong width and an *InputError for
 // CSV that cannot be read on.
+//
+// A file whose last row has too few fields and no line break after it was
+// cut off while it was being written: that fails the whole file, because the
+// rows before the cut would be published as if they were all.
 func (t *csvTable) next() ([]string, int, error) {
 	record, err := t.reader.Read()
 	if errors.Is(err, io.EOF) {
+		if t.shortLine > 0 && t.tail.last != '\n' && t.tail.last != '\r' {
+			return nil, 0, &InputError{File: t.file, Line: t.shortLine, Err: errors.New(
+				"the last row is incomplete and the file does not end with a line break, so the export looks partly written; write exports to a temporary file and rename it into place")}
+		}
 		return nil, 0, io.EOF
 	}
 	if err != nil {
@@ -130,7 +158,11 @@ func (t *csvTable) next() ([]string, int, error) {
 	}
 
 	line, _ := t.reader.FieldPos(0)
+	t.shortLine = 0
 	if len(record) != len(t.header) {
+		if len(record) < len(t.header) {
+			t.shortLine = line
+		}
 		return nil, line, &tableRecordError{fmt.Errorf("row has %d fields, the header has %d", len(record), len(t.header))}
 	}
 	return record, line, nil
