@@ -220,3 +220,22 @@ func TestLoadReportsMissingPath(t *testing.T) {
 		t.Fatalf("got %v, want one 'spec path not found' problem", problems)
 	}
 }
+
+func TestLoadRejectsCollidingGeneratedNames(t *testing.T) {
+	dir := t.TempDir()
+	specs := map[string]string{
+		"a.yaml": "version: secslo/v1\nservice: a-b\nslos:\n  - name: c\n    objective: 99\n    controls: [A.8.16]\n    sli: {events: {bad: e_total, total: r_total}}\n",
+		"b.yaml": "version: secslo/v1\nservice: a\nslos:\n  - name: b-c\n    objective: 99\n    controls: [A.8.16]\n    sli: {events: {bad: e_total, total: r_total}}\n",
+	}
+	for name, content := range specs {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	_, problems := Load([]string{dir}, LoadOptions{})
+
+	if len(problems) != 1 || !strings.Contains(problems[0].Message, `would both generate the rule group and test file "a-b-c"`) {
+		t.Fatalf("got %v, want one collision problem", problems)
+	}
+}

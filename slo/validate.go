@@ -162,6 +162,7 @@ func checkWindowQuery(query string) string {
 func validateSet(slos []*SLO) Problems {
 	var problems Problems
 	seen := map[string]*SLO{}
+	generated := map[string]*SLO{}
 	for _, s := range slos {
 		key := s.Service + "\x00" + s.Name
 		if first, ok := seen[key]; ok {
@@ -173,6 +174,20 @@ func validateSet(slos []*SLO) Problems {
 			continue
 		}
 		seen[key] = s
+
+		// Rule groups and test files are named service-slo, so "a-b"/"c"
+		// and "a"/"b-c" would share them, and so would "A" and "a" on a
+		// case-insensitive file system.
+		name := strings.ToLower(s.Service + "-" + s.Name)
+		if first, ok := generated[name]; ok {
+			problems = append(problems, Problem{
+				Position: s.Origin,
+				Message: fmt.Sprintf("SLO %q of service %q and SLO %q of service %q (%s:%d) would both generate the rule group and test file %q; rename one of them",
+					s.Name, s.Service, first.Name, first.Service, first.Origin.File, first.Origin.Line, name),
+			})
+			continue
+		}
+		generated[name] = s
 	}
 	return problems
 }

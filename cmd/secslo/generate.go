@@ -66,6 +66,14 @@ func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "secslo: %v\n", err)
 		return exitFailure
 	}
+	removed, err := removeStale(c.outputDir, out.Files)
+	for _, p := range removed {
+		fmt.Fprintf(stdout, "removed %s, which the specs no longer generate\n", p)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "secslo: %v\n", err)
+		return exitFailure
+	}
 
 	paths := make([]string, 0, len(out.Files))
 	for p := range out.Files {

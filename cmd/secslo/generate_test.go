@@ -252,3 +252,44 @@ func TestGenerateRejectsReceiverFlagsWithConfig(t *testing.T) {
 		t.Errorf("output folder exists after a failed run: %v", err)
 	}
 }
+
+func TestGenerateRemovesFilesOfDeletedSLOs(t *testing.T) {
+	out := t.TempDir()
+	twoSLOs := validSpec + `  - name: logging
+    objective: 98
+    controls: [A.8.15]
+    sli:
+      snapshot:
+        bad: hosts_silent
+        total: hosts
+`
+	spec := writeSpec(t, twoSLOs)
+	if code, _, stderr := runCommand(t, "generate", "--spec="+spec, "--output.dir="+out); code != exitOK {
+		t.Fatalf("first generate: exit status %d; stderr:\n%s", code, stderr)
+	}
+	handWritten := filepath.Join(out, "tests", "mine.yml")
+	if err := os.WriteFile(handWritten, []byte("# kept\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(spec, []byte(validSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	code, stdout, stderr := runCommand(t, "generate", "--spec="+spec, "--output.dir="+out)
+
+	if code != exitOK {
+		t.Fatalf("second generate: exit status %d; stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tests", "identity-logging.yml")); !os.IsNotExist(err) {
+		t.Errorf("test of the deleted SLO still exists: %v", err)
+	}
+	if !strings.Contains(stdout, "removed tests/identity-logging.yml") {
+		t.Errorf("output does not report the removal:\n%s", stdout)
+	}
+	if _, err := os.Stat(handWritten); err != nil {
+		t.Errorf("a file that generate did not write was removed: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "tests", "identity-patching.yml")); err != nil {
+		t.Errorf("test of the remaining SLO is missing: %v", err)
+	}
+}

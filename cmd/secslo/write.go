@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -50,6 +51,44 @@ func writeFiles(dir string, files map[string][]byte) error {
 		}
 	}
 	return nil
+}
+
+// manifestName lists, inside the output folder, the files that the last
+// generate wrote, so that the next one removes those it no longer writes.
+const manifestName = ".secslo-generated"
+
+// removeStale deletes the files that the previous generate into dir wrote
+// and that files no longer contains, such as the rules of a deleted
+// service, then records files as the new manifest. It removes nothing it
+// did not write itself, and returns the removed paths.
+func removeStale(dir string, files map[string][]byte) ([]string, error) {
+	previous, err := os.ReadFile(filepath.Join(dir, manifestName))
+	if err != nil && !os.IsNotExist(err) {
+		return nil, fmt.Errorf("failed to read %s: %w", manifestName, err)
+	}
+
+	var removed []string
+	for _, rel := range strings.Split(string(previous), "\n") {
+		rel = strings.TrimSpace(rel)
+		if rel == "" || files[rel] != nil || !filepath.IsLocal(filepath.FromSlash(rel)) {
+			continue
+		}
+		err := os.Remove(filepath.Join(dir, filepath.FromSlash(rel)))
+		if err != nil && !os.IsNotExist(err) {
+			return removed, fmt.Errorf("failed to remove %s, which the previous generate wrote: %w", rel, err)
+		}
+		if err == nil {
+			removed = append(removed, rel)
+		}
+	}
+
+	names := make([]string, 0, len(files))
+	for rel := range files {
+		names = append(names, rel)
+	}
+	slices.Sort(names)
+	manifest := strings.Join(names, "\n") + "\n"
+	return removed, writeFiles(dir, map[string][]byte{manifestName: []byte(manifest)})
 }
 
 // checkFolderPath returns an error if a file that is not a folder is in
