@@ -144,11 +144,31 @@ func checkLabels(doc *document, path string, labels map[string]string) Problems 
 	return problems
 }
 
+// checkAnnotations checks annotation names, and parses each value as the
+// Prometheus template it becomes, so that validate reports a broken
+// template where the spec has it rather than when the rules load.
 func checkAnnotations(doc *document, path string, annotations map[string]string) Problems {
 	var problems Problems
 	for _, name := range sortedKeys(annotations) {
 		if !alertNameRE.MatchString(name) {
 			problems = append(problems, doc.problem(joinPath(path, name), "invalid annotation name %q; use letters, digits and '_'", name))
+			continue
+		}
+		if msg := checkAlertTemplate(annotations[name]); msg != "" {
+			problems = append(problems, doc.problem(joinPath(path, name), "%s", msg))
+		}
+	}
+	return problems
+}
+
+// checkAlertLabels checks label names like checkLabels and rejects
+// templates in values: an alert label identifies the alert, so a value
+// that changed with every evaluation would start a new alert each time.
+func checkAlertLabels(doc *document, path string, labels map[string]string) Problems {
+	problems := checkLabels(doc, path, labels)
+	for _, name := range sortedKeys(labels) {
+		if strings.Contains(labels[name], "{{") {
+			problems = append(problems, doc.problem(joinPath(path, name), "label %q contains a template; alert labels identify the alert and must be fixed text, so put templates in annotations", name))
 		}
 	}
 	return problems
@@ -320,13 +340,13 @@ func convertAlertingV1(doc *document, in *AlertingV1, path, sloName string) (Ale
 			problems = append(problems, doc.problem(joinPath(path, "runbook_url"), "%s", msg))
 		}
 	}
-	problems = append(problems, checkLabels(doc, joinPath(path, "labels"), in.Labels)...)
+	problems = append(problems, checkAlertLabels(doc, joinPath(path, "labels"), in.Labels)...)
 	problems = append(problems, checkAnnotations(doc, joinPath(path, "annotations"), in.Annotations)...)
 	for _, tier := range []struct {
 		field string
 		in    AlertTierV1
 	}{{"page", in.Page}, {"ticket", in.Ticket}} {
-		problems = append(problems, checkLabels(doc, joinPath(path, tier.field+".labels"), tier.in.Labels)...)
+		problems = append(problems, checkAlertLabels(doc, joinPath(path, tier.field+".labels"), tier.in.Labels)...)
 		problems = append(problems, checkAnnotations(doc, joinPath(path, tier.field+".annotations"), tier.in.Annotations)...)
 	}
 

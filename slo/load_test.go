@@ -152,6 +152,16 @@ func TestParseRejectsBadSpecs(t *testing.T) {
 			want: `valid.yaml:11:20: slos[0].alerting.runbook_url: invalid runbook URL "runbooks/log-coverage"; use an absolute http or https URL`,
 		},
 		{
+			name: "template in an alert label",
+			old:  "      runbook_url: https://runbooks.example.com/log-coverage", new: "      runbook_url: https://runbooks.example.com/log-coverage\n      labels: {value: \"{{ $value }}\"}",
+			want: `valid.yaml:12:23: slos[0].alerting.labels.value: label "value" contains a template; alert labels identify the alert and must be fixed text, so put templates in annotations`,
+		},
+		{
+			name: "broken annotation template",
+			old:  "      runbook_url: https://runbooks.example.com/log-coverage", new: "      runbook_url: https://runbooks.example.com/log-coverage\n      annotations: {hint: \"{{ .Foo\"}",
+			want: `valid.yaml:12:27: slos[0].alerting.annotations.hint: invalid template: template: annotation:1: unclosed action; see the Prometheus alerting template reference`,
+		},
+		{
 			name: "invalid no-data policy",
 			old:  "    sli:\n      builtin", new: "    no_data: {policy: silent}\n    sli:\n      builtin",
 			want: `valid.yaml:8:23: slos[0].no_data.policy: invalid no-data policy "silent"; use "ticket", "page" or "ignore"`,

@@ -113,9 +113,12 @@ func convertSlothAlerting(doc *document, in *slothv1.Alerting, path string) (Ale
 	} else if msg := checkAlertName(in.Name); msg != "" {
 		problems = append(problems, doc.problem(joinPath(path, "name"), "%s", msg))
 	}
-	problems = append(problems, checkLabels(doc, joinPath(path, "labels"), in.Labels)...)
-	problems = append(problems, checkLabels(doc, joinPath(path, "page_alert.labels"), in.PageAlert.Labels)...)
-	problems = append(problems, checkLabels(doc, joinPath(path, "ticket_alert.labels"), in.TicketAlert.Labels)...)
+	problems = append(problems, checkAlertLabels(doc, joinPath(path, "labels"), in.Labels)...)
+	problems = append(problems, checkAlertLabels(doc, joinPath(path, "page_alert.labels"), in.PageAlert.Labels)...)
+	problems = append(problems, checkAlertLabels(doc, joinPath(path, "ticket_alert.labels"), in.TicketAlert.Labels)...)
+	problems = append(problems, checkAnnotations(doc, joinPath(path, "annotations"), in.Annotations)...)
+	problems = append(problems, checkAnnotations(doc, joinPath(path, "page_alert.annotations"), in.PageAlert.Annotations)...)
+	problems = append(problems, checkAnnotations(doc, joinPath(path, "ticket_alert.annotations"), in.TicketAlert.Annotations)...)
 
 	return Alerting{
 		Name:        in.Name,

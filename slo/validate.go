@@ -2,6 +2,7 @@ package slo
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math"
 	"net/url"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
+	prometheustemplate "github.com/prometheus/prometheus/template"
 )
 
 // PromQL is the parser that checks every query in specs and generated rules.
@@ -101,6 +103,20 @@ func checkRunbookURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Sprintf("invalid runbook URL %q; use an absolute http or https URL", s)
+	}
+	return ""
+}
+
+// alertTemplateDefs are the variables that Prometheus defines before it
+// expands an alert's annotations.
+const alertTemplateDefs = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+
+// checkAlertTemplate returns a message when text does not parse as a
+// Prometheus alert template.
+func checkAlertTemplate(text string) string {
+	expander := prometheustemplate.NewTemplateExpander(context.Background(), alertTemplateDefs+text, "annotation", nil, 0, nil, nil, nil)
+	if err := expander.ParseTest(); err != nil {
+		return fmt.Sprintf("invalid template: %v; see the Prometheus alerting template reference", err)
 	}
 	return ""
 }
