@@ -78,7 +78,9 @@ func parseDocuments(file string, data []byte) ([]*document, Problems) {
 		if err != nil {
 			return nil, Problems{syntaxProblem(file, data, err)}
 		}
-		if len(root.Content) == 0 {
+		// An empty document, such as the one after a trailing "---", is
+		// skipped as Helm and kustomize output often ends with one.
+		if len(root.Content) == 0 || isNull(root.Content[0]) {
 			continue
 		}
 		doc := &document{file: file, root: root.Content[0], nodes: map[string]*yaml.Node{}}
@@ -193,7 +195,7 @@ func (d *document) checkStruct(node *yaml.Node, t reflect.Type, path, tagKey str
 
 		field, ok := fields[key.Value]
 		if !ok {
-			problems = append(problems, d.problem(fieldPath, "unknown field %q; valid fields here are %s", key.Value, strings.Join(sortedKeys(fields), ", ")))
+			problems = append(problems, d.problem(fieldPath, "unknown field %q%s; valid fields here are %s", key.Value, didYouMean(key.Value, sortedKeys(fields)), strings.Join(sortedKeys(fields), ", ")))
 			continue
 		}
 		problems = append(problems, d.checkShape(value, field, fieldPath, tagKey)...)
@@ -314,4 +316,40 @@ func decodeJSONTagged(node *yaml.Node, out any) error {
 		return err
 	}
 	return json.Unmarshal(raw, out)
+}
+
+// didYouMean returns ` (did you mean "x"?)` for the candidate closest to
+// name when it is at most two edits away, and "" otherwise.
+func didYouMean(name string, candidates []string) string {
+	best, bestDistance := "", 3
+	for _, c := range candidates {
+		if d := editDistance(name, c); d < bestDistance {
+			best, bestDistance = c, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	previous := make([]int, len(b)+1)
+	for j := range previous {
+		previous[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		current := make([]int, len(b)+1)
+		current[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			current[j] = min(previous[j]+1, current[j-1]+1, previous[j-1]+cost)
+		}
+		previous = current
+	}
+	return previous[len(b)]
 }

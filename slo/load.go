@@ -144,13 +144,56 @@ func documentVersion(doc *document) (string, Problems) {
 }
 
 func parseV1(doc *document) ([]*SLO, Problems) {
-	if problems := doc.checkShape(doc.root, reflect.TypeOf(SpecV1{}), "", "yaml"); len(problems) > 0 {
-		return nil, problems
-	}
+	shape := doc.checkShape(doc.root, reflect.TypeOf(SpecV1{}), "", "yaml")
 
+	// Unknown fields do not stop decoding, so the rest of the spec is still
+	// checked; a value of the wrong type does.
 	var spec SpecV1
 	if err := doc.root.Decode(&spec); err != nil {
+		if len(shape) > 0 {
+			return nil, shape
+		}
 		return nil, Problems{doc.problem("", "failed to decode the spec: %v", err)}
 	}
-	return convertV1(doc, &spec)
+	slos, problems := convertV1(doc, &spec)
+	return mergeShapeProblems(slos, shape, problems)
+}
+
+// mergeShapeProblems adds the problems of a spec's conversion to its shape
+// problems, leaving out those of SLOs that already have a shape problem:
+// a misspelt field would otherwise also be reported as missing.
+func mergeShapeProblems(slos []*SLO, shape, converted Problems) ([]*SLO, Problems) {
+	if len(shape) == 0 {
+		return slos, converted
+	}
+	problems := shape
+	for _, p := range converted {
+		if !sharesSLO(p.Path, shape) {
+			problems = append(problems, p)
+		}
+	}
+	return nil, problems
+}
+
+// sharesSLO reports whether path lies in an SLO ("slos[2]...") that one of
+// problems also lies in.
+func sharesSLO(path string, problems Problems) bool {
+	prefix := sloPrefix(path)
+	if prefix == "" {
+		return false
+	}
+	for _, p := range problems {
+		if sloPrefix(p.Path) == prefix {
+			return true
+		}
+	}
+	return false
+}
+
+func sloPrefix(path string) string {
+	if !strings.HasPrefix(path, "slos[") {
+		return ""
+	}
+	end := strings.Index(path, "]")
+	return path[:end+1]
 }

@@ -74,7 +74,7 @@ func TestParseRejectsBadSpecs(t *testing.T) {
 		{
 			name: "unknown field names the path and the valid fields",
 			old:  "    objective: 99.5", new: "    objectiv: 99.5",
-			want: `valid.yaml:13:5: slos[1].objectiv: unknown field "objectiv"; valid fields here are alerting, controls, description, labels, name, no_data, objective, owner, period, sli`,
+			want: `valid.yaml:13:5: slos[1].objectiv: unknown field "objectiv" (did you mean "objective"?); valid fields here are alerting, controls, description, labels, name, no_data, objective, owner, period, sli`,
 		},
 		{
 			name: "objective of zero is outside the range",
@@ -247,5 +247,20 @@ func TestLoadRejectsCollidingGeneratedNames(t *testing.T) {
 
 	if len(problems) != 1 || !strings.Contains(problems[0].Message, `would both generate the rule group and test file "a-b-c"`) {
 		t.Fatalf("got %v, want one collision problem", problems)
+	}
+}
+
+func TestParseReportsProblemsBesideUnknownFields(t *testing.T) {
+	spec := strings.NewReplacer("    objective: 99.5", "    objectiv: 99.5", "builtin: log_coverage", "builtin: nope").
+		Replace(readFixture(t, "valid.yaml"))
+
+	_, problems := Parse("valid.yaml", []byte(spec), LoadOptions{})
+
+	text := problems.Error()
+	if !strings.Contains(text, `unknown field "objectiv"`) || !strings.Contains(text, `unknown built-in SLI "nope"`) {
+		t.Errorf("got %v, want both the unknown field and the unknown built-in", problems)
+	}
+	if strings.Contains(text, "slos[1].objective: missing objective") {
+		t.Errorf("got %v, want no second problem for the SLO with the misspelt field", problems)
 	}
 }

@@ -14,20 +14,26 @@ import (
 // have no period and no control ids: the period comes from the caller and
 // the controls stay empty.
 func parseSloth(doc *document, period time.Duration) ([]*SLO, Problems) {
-	if problems := doc.checkShape(doc.root, reflect.TypeOf(slothv1.Spec{}), "", "json"); len(problems) > 0 {
-		return nil, problems
-	}
+	shape := doc.checkShape(doc.root, reflect.TypeOf(slothv1.Spec{}), "", "json")
 
 	var spec slothv1.Spec
 	if err := decodeJSONTagged(doc.root, &spec); err != nil {
+		if len(shape) > 0 {
+			return nil, shape
+		}
 		return nil, Problems{doc.problem("", "failed to decode the Sloth spec: %v", err)}
 	}
+	slos, problems := convertSloth(doc, &spec, period)
+	return mergeShapeProblems(slos, shape, problems)
+}
+
+func convertSloth(doc *document, spec *slothv1.Spec, period time.Duration) ([]*SLO, Problems) {
 
 	problems := checkSpecHeader(doc, spec.Service, spec.Labels, len(spec.SLOs))
 
 	var slos []*SLO
 	for i := range spec.SLOs {
-		s, sloProblems := convertSlothSLO(doc, &spec, i, period)
+		s, sloProblems := convertSlothSLO(doc, spec, i, period)
 		problems = append(problems, sloProblems...)
 		if s != nil {
 			slos = append(slos, s)
