@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -158,6 +159,14 @@ func TestEndToEndExampleBurn(t *testing.T) {
 			t.Run("generated routing", func(t *testing.T) {
 				if err != nil {
 					t.Errorf("the page path through the generated routing failed:\n%v\nAlertmanager output:\n%s", err, r.process.output)
+				}
+			})
+			// Routing cannot change labels, so a page with a wrong label is
+			// made from the real notifications.
+			t.Run("page without controls", func(t *testing.T) {
+				err := checkPagePath(path, withoutLabel(evidence, slo.LabelControls))
+				if err == nil || !strings.Contains(err.Error(), "has controls=") {
+					t.Errorf("checkPagePath on a page without controls returned %v, want an error naming controls", err)
 				}
 			})
 			continue
@@ -357,6 +366,20 @@ func checkPagePath(path pagePath, ev routingEvidence) error {
 		errs = append(errs, fmt.Errorf("ticket alert did not reach receiver %q after the page resolved", path.ticketReceiver))
 	}
 	return errors.Join(errs...)
+}
+
+// withoutLabel returns a copy of ev in which no page notification has the
+// label name.
+func withoutLabel(ev routingEvidence, name string) routingEvidence {
+	ev.notifications = slices.Clone(ev.notifications)
+	for i, n := range ev.notifications {
+		if hasLabelSubset(n.labels, e2ePage) {
+			labels := maps.Clone(n.labels)
+			delete(labels, name)
+			ev.notifications[i].labels = labels
+		}
+	}
+	return ev
 }
 
 // ticketStates counts the ticket's states in the samples taken during the
