@@ -6,6 +6,7 @@ import (
 	"maps"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/secslo/secslo/slo"
@@ -218,7 +219,7 @@ func encodeRuleFile(file *RuleFile, service string, format Format) ([]byte, erro
 		APIVersion: "monitoring.coreos.com/v1",
 		Kind:       "PrometheusRule",
 		Metadata: operatorMetadata{
-			Name:   "secslo-" + service,
+			Name:   kubernetesName("secslo-" + service),
 			Labels: map[string]string{"app.kubernetes.io/managed-by": "secslo", "app.kubernetes.io/part-of": "secslo"},
 		},
 		Spec: *file,
@@ -241,4 +242,19 @@ func marshalYAML(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// kubernetesName turns name into a valid Kubernetes object name (a
+// lowercase RFC 1123 subdomain): letters are lowercased and every character
+// other than a letter, a digit, '-' or '.' becomes '-'.
+func kubernetesName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-.")
 }

@@ -162,3 +162,16 @@ func TestGenerateNotesSLOsWithoutTests(t *testing.T) {
 		t.Errorf("got notes %v, want one for the raw error ratio SLO requests-latency", out.Notes)
 	}
 }
+
+func TestKubernetesNameIsValid(t *testing.T) {
+	tests := map[string]string{
+		"secslo-identity":  "secslo-identity",
+		"secslo-My_Svc.v2": "secslo-my-svc.v2",
+		"secslo-payments-": "secslo-payments",
+	}
+	for in, want := range tests {
+		if got := kubernetesName(in); got != want {
+			t.Errorf("kubernetesName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -159,6 +159,12 @@ func (s *SLO) QuietBurnRate() float64 {
 }
 
 // FormatDuration prints d as a Prometheus duration, such as 1h30m or 3d.
+// Whole days print as days, so that a 28-day period reads as the spec
+// wrote it, 28d, and not as 4w.
 func FormatDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
 	return model.Duration(d).String()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -42,7 +43,7 @@ func printSLOReport(w io.Writer, s *slo.SLO) {
 		controls = "none"
 	}
 	fmt.Fprintf(w, "%s/%s: objective %s %% over %s, error budget %s, controls %s\n",
-		s.Service, s.Name, formatNumber(s.Objective), slo.FormatDuration(s.Period), formatNumber(s.ErrorBudget()), controls)
+		s.Service, s.Name, strconv.FormatFloat(s.Objective, 'f', -1, 64), slo.FormatDuration(s.Period), formatNumber(s.ErrorBudget()), controls)
 
 	if s.ZeroTolerance() {
 		page, ticket := s.ZeroToleranceWindows()
@@ -57,6 +58,9 @@ func printSLOReport(w io.Writer, s *slo.SLO) {
 			a.Name, formatNumber(a.BurnFactor), formatNumber(a.Threshold), slo.FormatDuration(a.LongWindow), slo.FormatDuration(a.ShortWindow), state)
 		if a.Adjustment != "" {
 			fmt.Fprintf(w, "    note: %s\n", a.Adjustment)
+		}
+		if a.BurnFactor < 1 {
+			fmt.Fprintf(w, "    note: burn factor below 1: this tier alerts at a burn rate that would not spend the whole budget within the period, as short periods make it; lengthen the period or disable the tier if that is too eager\n")
 		}
 	}
 	if s.NoData != slo.NoDataIgnore {
