@@ -97,7 +97,7 @@ func (s *kubernetesRBAC) Refresh(ctx context.Context) (*Result, error) {
 		}
 	}
 	if len(input.skipped) > 0 {
-		s.logger.Info("skipped objects of other kinds", "count", input.skippedCount(), "kinds", input.skippedKinds())
+		s.logger.Debug("skipped objects of other kinds", "count", input.skippedCount(), "kinds", input.skippedKinds())
 	}
 
 	roles := input.uniqueRoles(rejects)

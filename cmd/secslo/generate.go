@@ -41,6 +41,7 @@ func (c *generateCommand) register(app *kingpin.Application) {
 }
 
 func (c *generateCommand) run(_ context.Context, stdout, stderr io.Writer) int {
+	c.specs.failureSuffix = "; nothing was generated"
 	slos, ok := c.specs.load(stderr)
 	if !ok {
 		return exitFailure

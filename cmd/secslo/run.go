@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime/debug"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/version"
@@ -26,6 +27,7 @@ type command interface {
 // Run parses args, runs the selected subcommand and returns the exit status.
 // main only calls Run, so tests drive the whole program through it.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	setVersionFromBuildInfo()
 	app := kingpin.New("secslo", "Security SLOs for ISO/IEC 27001: SLIs from exports, burn-rate rules, dashboards and routing.")
 	app.Version(version.Print("secslo"))
 	app.HelpFlag.Short('h')
@@ -54,4 +56,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return commands[selected].run(ctx, stdout, stderr)
+}
+
+// setVersionFromBuildInfo fills in the version when the build did not set
+// it with -ldflags, as with go install, go build and go run: the module
+// version that go install records, or "devel" for a build from a clone.
+func setVersionFromBuildInfo() {
+	if version.Version != "" {
+		return
+	}
+	version.Version = "devel"
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		version.Version = info.Main.Version
+	}
 }

@@ -22,6 +22,9 @@ type specFlags struct {
 	// checkSources also builds every source of the config file, so that
 	// invalid adapter options are reported.
 	checkSources bool
+	// failureSuffix ends the summary line of a failed load, such as
+	// "; nothing was generated".
+	failureSuffix string
 
 	// alerting is the alerting section of the config file, set by paths
 	// when --config.file is used.
@@ -48,7 +51,7 @@ func (f *specFlags) load(stderr io.Writer) ([]*slo.SLO, bool) {
 		fmt.Fprintln(stderr, p.String())
 	}
 	if len(problems) > 0 {
-		fmt.Fprintf(stderr, "secslo: %d problem(s) found; nothing was generated\n", len(problems))
+		fmt.Fprintf(stderr, "secslo: %d problem(s) found%s\n", len(problems), f.failureSuffix)
 		return nil, false
 	}
 	return slos, true
