@@ -389,6 +389,9 @@ func TestNoncompliantEndpoint(t *testing.T) {
 	if status, body := srv.get(t, NoncompliantPath("absent")); status != http.StatusNotFound {
 		t.Errorf("unknown source status = %d (%s), want 404", status, body)
 	}
+	if status, body := srv.get(t, NoncompliantPath("gated")+"?sli=log_coveragee"); status != http.StatusBadRequest || !strings.Contains(body, `unknown SLI "log_coveragee"`) {
+		t.Errorf("misspelt SLI: status = %d (%s), want 400 naming it", status, body)
+	}
 
 	waitFor(t, "the hosts refresh", srv.metricEquals(t, slo.MetricSourceUp, "source=hosts", 1))
 	tests := []struct {
@@ -591,3 +594,4 @@ func TestScrapeSeesWholeRefreshes(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+

@@ -50,9 +50,9 @@ type Result struct {
 
 // Snapshot is the state of one snapshot SLI at refresh time.
 type Snapshot struct {
-	SLI          string
-	Objects      int // objects in scope
-	Noncompliant int // objects out of compliance
+	SLI          string `json:"sli"`
+	Objects      int    `json:"objects"`      // objects in scope
+	Noncompliant int    `json:"noncompliant"` // objects out of compliance
 }
 
 // Object identifies one object that is out of compliance.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/prometheus/common/version"
+
+	"github.com/secslo/secslo/slo"
 )
 
 // Paths served by the exporter, for links and tests.
@@ -134,6 +136,12 @@ type noncompliantJSON struct {
 // noncompliant returns the objects out of compliance at the latest good
 // refresh of one source. The optional "sli" query parameter filters them.
 func (h *webHandlers) noncompliant(w http.ResponseWriter, r *http.Request) {
+	sli := r.URL.Query().Get("sli")
+	if _, ok := slo.LookupBuiltin(sli); sli != "" && !ok {
+		http.Error(w, fmt.Sprintf("unknown SLI %q in the sli parameter; use one of %s", sli, strings.Join(slo.BuiltinIDs(), ", ")), http.StatusBadRequest)
+		return
+	}
+
 	name := r.PathValue("name")
 	st := h.manager.State().Source(name)
 	if st == nil {
@@ -145,7 +153,6 @@ func (h *webHandlers) noncompliant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	sli := r.URL.Query().Get("sli")
 	objects := make([]Object, 0, len(st.Result.Noncompliant))
 	for _, obj := range st.Result.Noncompliant {
 		if sli == "" || obj.SLI == sli {
