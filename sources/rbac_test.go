@@ -26,7 +26,7 @@ const (
 func newKubernetesRBACForTest(t testing.TB, paths []string, options string, logs io.Writer) Source {
 	t.Helper()
 	cfg := Config{Name: "rbac", Type: "kubernetes_rbac", Paths: paths, Options: privilegeOptionsNode(t, options)}
-	src, err := NewKubernetesRBAC(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	src, err := NewKubernetesRBAC(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatalf("NewKubernetesRBAC: %v", err)
 	}

@@ -594,4 +594,3 @@ func TestScrapeSeesWholeRefreshes(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
-
