@@ -34,6 +34,11 @@ type ServerOptions struct {
 	// LedgerPath is the ledger file that counts events once; see Ledger.
 	// Empty means no ledger, and a source that returns events fails.
 	LedgerPath string
+	// EnableLifecycle allows POST /-/reload. Without it the endpoint
+	// answers 403, as Prometheus does, because anyone who reaches the port
+	// could otherwise make the exporter reread its config; SIGHUP works
+	// either way.
+	EnableLifecycle bool
 }
 
 // Server is the secslo exporter: a Manager that refreshes the configured
@@ -235,7 +240,7 @@ func (s *Server) handler() http.Handler {
 		EnableOpenMetrics: true,
 	}))
 
-	h := &webHandlers{manager: s.manager, reload: s.Reload, logger: s.logger}
+	h := &webHandlers{manager: s.manager, reload: s.Reload, lifecycle: s.opts.EnableLifecycle, logger: s.logger}
 	h.register(mux)
 	return mux
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,8 +65,9 @@ func startTestServer(t testing.TB, registry Registry, config string, files map[s
 	srv, err := NewServer(ServerOptions{
 		ConfigFile: configFile,
 		Registry:   registry,
-		Web:        &web.FlagConfig{WebListenAddresses: &addresses, WebConfigFile: &webConfig},
-		Logger:     slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		Web:             &web.FlagConfig{WebListenAddresses: &addresses, WebConfigFile: &webConfig},
+		Logger:          slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
+		EnableLifecycle: true,
 	})
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -593,4 +595,19 @@ func TestScrapeSeesWholeRefreshes(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
+}
+
+func TestReloadNeedsLifecycleFlag(t *testing.T) {
+	reloaded := false
+	h := &webHandlers{reload: func() error { reloaded = true; return nil }}
+	rec := httptest.NewRecorder()
+
+	h.reloadConfig(rec, httptest.NewRequest(http.MethodPost, PathReload, nil))
+
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "--web.enable-lifecycle") {
+		t.Errorf("got %d %q, want 403 naming --web.enable-lifecycle", rec.Code, rec.Body.String())
+	}
+	if reloaded {
+		t.Error("the config was reloaded without --web.enable-lifecycle")
+	}
 }

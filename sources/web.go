@@ -32,9 +32,10 @@ func NoncompliantPath(source string) string {
 // webHandlers serves the landing page, health, readiness, reload and the
 // JSON API from a Manager's State.
 type webHandlers struct {
-	manager *Manager
-	reload  func() error
-	logger  *slog.Logger
+	manager   *Manager
+	reload    func() error
+	lifecycle bool
+	logger    *slog.Logger
 }
 
 // register adds every handler except /metrics to mux.
@@ -70,6 +71,10 @@ func (h *webHandlers) ready(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (h *webHandlers) reloadConfig(w http.ResponseWriter, _ *http.Request) {
+	if !h.lifecycle {
+		http.Error(w, "the lifecycle API is disabled; start secslo serve with --web.enable-lifecycle, or send SIGHUP to reload", http.StatusForbidden)
+		return
+	}
 	if err := h.reload(); err != nil {
 		http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
 		return

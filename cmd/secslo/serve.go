@@ -37,10 +37,11 @@ const shutdownTimeout = 10 * time.Second
 
 // serveCommand runs the exporter until its context ends.
 type serveCommand struct {
-	configFile string
-	ledgerPath string
-	web        *web.FlagConfig
-	log        promslog.Config
+	configFile      string
+	ledgerPath      string
+	enableLifecycle bool
+	web             *web.FlagConfig
+	log             promslog.Config
 }
 
 func (c *serveCommand) register(app *kingpin.Application) {
@@ -48,6 +49,7 @@ func (c *serveCommand) register(app *kingpin.Application) {
 	cmd.Flag("config.file", "Path to the secslo configuration file.").Default("secslo.yaml").StringVar(&c.configFile)
 	cmd.Flag("ledger.path", "Path to the ledger file that counts each event once across restarts. Created with its folder at the first refresh that returns events; an existing file that is not a secslo ledger is rejected.").
 		Default(defaultLedgerPath).StringVar(&c.ledgerPath)
+	cmd.Flag("web.enable-lifecycle", "Allow config reloads through POST /-/reload. SIGHUP reloads either way.").BoolVar(&c.enableLifecycle)
 	c.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
 
 	// The log flags go on the serve command, not the app, so that other
@@ -66,11 +68,12 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	logger.Info("starting secslo", "version", version.Info(), "build_context", version.BuildContext())
 
 	srv, err := sources.NewServer(sources.ServerOptions{
-		ConfigFile: c.configFile,
-		Registry:   sourceRegistry(),
-		Web:        c.web,
-		Logger:     logger,
-		LedgerPath: c.ledgerPath,
+		ConfigFile:      c.configFile,
+		Registry:        sourceRegistry(),
+		Web:             c.web,
+		Logger:          logger,
+		LedgerPath:      c.ledgerPath,
+		EnableLifecycle: c.enableLifecycle,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "secslo serve: %v\n", err)
