@@ -63,8 +63,8 @@ func startTestServer(t testing.TB, registry Registry, config string, files map[s
 	addresses := []string{"127.0.0.1:0"}
 	webConfig := ""
 	srv, err := NewServer(ServerOptions{
-		ConfigFile: configFile,
-		Registry:   registry,
+		ConfigFile:      configFile,
+		Registry:        registry,
 		Web:             &web.FlagConfig{WebListenAddresses: &addresses, WebConfigFile: &webConfig},
 		Logger:          slog.New(slog.NewTextHandler(testLogWriter{t}, nil)),
 		EnableLifecycle: true,
