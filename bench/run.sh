@@ -7,10 +7,10 @@
 #
 # Usage: bench/run.sh [part ...], where a part is generation, evaluation or
 # exporter; without arguments all three run. Sizes and repetitions come from
-# the environment (defaults in brackets): RUNS [5] runs per generation and
+# the environment (defaults in brackets): RUNS [3] runs per generation and
 # exporter measurement, DAYS [30] days of counter history, OBJECTIVES [50],
 # INTERVAL [120] seconds between history samples, ROUNDS [6] rule evaluations
-# measured per Prometheus after WARMUP [120] seconds, ASSETS [1000000], ROLES [10000], FINDINGS
+# measured per Prometheus after WARMUP [90] seconds, ASSETS [1000000], ROLES [10000], FINDINGS
 # [100000]. SLOTH=/path/to/sloth skips the installation of Sloth v0.16.0.
 #
 # Needs go, promtool and prometheus (Debian's 2.42 packages), jq, curl,
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-RUNS=${RUNS:-5}
+RUNS=${RUNS:-3}
 DAYS=${DAYS:-30}
 OBJECTIVES=${OBJECTIVES:-50}
 INTERVAL=${INTERVAL:-120}
@@ -28,7 +28,7 @@ ROUNDS=${ROUNDS:-6}
 ASSETS=${ASSETS:-1000000}
 ROLES=${ROLES:-10000}
 FINDINGS=${FINDINGS:-100000}
-WARMUP=${WARMUP:-120}
+WARMUP=${WARMUP:-90}
 EVAL_INTERVAL=30
 
 work=$(mktemp -d)
@@ -240,7 +240,7 @@ bench_evaluation() {
 # evaluate_tool TOOL RULES PERIOD_RECORD SLO_LABEL BASELINE_SERIES: runs
 # Prometheus with the raw history, the tool's backfilled series and its
 # rules, checks the period error ratio at t0, then measures ROUNDS
-# evaluations after two minutes of warm-up, in which Prometheus compacts the
+# evaluations after WARMUP seconds, in which Prometheus compacts the
 # overlapping backfilled blocks.
 evaluate_tool() {
 	local tool=$1 rules=$2 record=$3 label=$4 baseline=$5 eval=$work/evaluation
