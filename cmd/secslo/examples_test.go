@@ -24,7 +24,10 @@ import (
 const exampleConfig = "../../examples/secslo.yaml"
 
 // exampleSources lists every source of the example config.
-var exampleSources = []string{"inventory", "patches", "aws_iam", "kubernetes_rbac", "prowler", "control_register"}
+var exampleSources = []string{
+	"inventory", "patches", "aws_iam", "kubernetes_rbac", "prowler", "control_register",
+	"incidents", "restores", "vulnerabilities", "findings", "access_reviews",
+}
 
 // snapshotWant is what one source reports for one snapshot SLI, and which
 // objects it lists as out of compliance.
@@ -66,7 +69,54 @@ var exampleSnapshots = []snapshotWant{
 		"Role/payments/payments-debug",
 	}},
 	{"prowler", "evidence_automation", 15, []string{"A.5.23", "A.8.13", "A.8.21"}},
+	// The open critical findings of the latest scans. Each was first seen
+	// at least a week before the last scan of 2026-11-30, so all are past
+	// the 7-day SLA for good.
+	{"vulnerabilities", "vuln_remediation", 4, []string{
+		trivyImage + "checkout-api:production|" + trivyImage + "checkout-api:production (debian 12.7)|zlib1g|CVE-2023-45853",
+		trivyImage + "payments-worker:production|" + trivyImage + "payments-worker:production (debian 12.7)|zlib1g|CVE-2023-45853",
+		trivyImage + "storefront-web:production|Node.js|json-schema|app/node_modules/json-schema/package.json|CVE-2021-3918",
+		trivyImage + "storefront-web:production|Node.js|jsonpath-plus|app/node_modules/jsonpath-plus/package.json|CVE-2024-21534",
+	}},
 }
+
+// trivyImage is the registry path of the example's scanned images.
+const trivyImage = "111122223333.dkr.ecr.eu-west-1.amazonaws.com/shop/"
+
+// eventWant is what one event source counts for one event SLI.
+type eventWant struct {
+	source, sli string
+	total, bad  float64
+}
+
+// exampleEvents are the counters that the example data was written to give
+// on a fresh ledger. Every event closed between 2026-09-02 and 2026-12-02.
+// Open incidents and restore jobs count nothing, and every open finding
+// and review is already past its deadline, so the counts hold until the
+// ledger's 400-day retention starts to skip the oldest events, on
+// eventsStableUntil.
+var exampleEvents = []eventWant{
+	// 84 incidents: 4 with an unknown first activity give no detection
+	// event, and 6 were detected after 15 minutes.
+	{"incidents", "detection_time", 80, 6},
+	// One incident is not contained yet, and 5 took longer than 4 hours.
+	{"incidents", "containment_time", 83, 5},
+	// 13 weekly restore tests of 4 resources: 2 failed, 1 was aborted.
+	{"restores", "restore_tests", 52, 3},
+	// 12 critical findings fixed: 9 within 7 days by a rebuild, and 3
+	// that later weekly scans no longer listed after 14 or 21 days.
+	{"vulnerabilities", "vuln_remediation", 12, 3},
+	// 17 major and minor findings (3 observations are out of scope): 3
+	// closed after 90 days and 2 still open past their deadline.
+	{"findings", "finding_closure", 17, 5},
+	// 19 reviews: 3 completed after their due time, 1 never completed.
+	{"access_reviews", "access_reviews", 19, 4},
+}
+
+// eventsStableUntil is 400 days after the earliest event end of the data, a
+// restore test of 2026-09-02, less a day. From then on a fresh ledger skips
+// the oldest events, so the counts can only fall.
+var eventsStableUntil = time.Date(2027, 10, 6, 0, 0, 0, 0, time.UTC)
 
 // The control register has 89 applicable controls. 76 are out of
 // compliance: 74 manual, A.8.13 whose evidence stopped in August and
@@ -134,12 +184,15 @@ func TestExampleRulesPassPromtool(t *testing.T) {
 
 func TestExampleServe(t *testing.T) {
 	addr := freeAddress(t)
+	// A fresh ledger per run, so that the counters are those of the data
+	// alone, and so that the test writes nothing into the package folder.
+	ledger := filepath.Join(t.TempDir(), "secslo-ledger.db")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr}, io.Discard, &stderr)
+		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr, "--ledger.path=" + ledger}, io.Discard, &stderr)
 	}()
 
 	if err := pollReady(addr, 30*time.Second, exit); err != nil {
@@ -169,6 +222,7 @@ func TestExampleServe(t *testing.T) {
 		}
 	}
 	checkControlRegister(t, families, time.Now())
+	checkEventCounters(t, families, time.Now())
 
 	cancel()
 	select {
@@ -206,6 +260,48 @@ func checkControlRegister(t *testing.T, families map[string]*dto.MetricFamily, n
 			t.Errorf("%s = %v, want between %d and %d", name, got, registerNoncompliantFresh, registerNoncompliantStale)
 		}
 	}
+}
+
+// checkEventCounters checks the event counters of each event source: exact
+// until eventsStableUntil, and at most the written counts after it.
+func checkEventCounters(t *testing.T, families map[string]*dto.MetricFamily, now time.Time) {
+	t.Helper()
+	for _, want := range exampleEvents {
+		labels := map[string]string{"source": want.source, "sli": want.sli}
+		counts := []struct {
+			name string
+			want float64
+		}{
+			{"secslo_sli_events_total", want.total},
+			{"secslo_sli_bad_events_total", want.bad},
+		}
+		for _, c := range counts {
+			got := counterValue(families, c.name, labels)
+			switch {
+			case got < 0:
+				t.Errorf("%s is missing from /metrics", series(c.name, labels))
+			case now.Before(eventsStableUntil) && got != c.want:
+				t.Errorf("%s = %v, want %v", series(c.name, labels), got, c.want)
+			case !now.Before(eventsStableUntil) && got > c.want:
+				t.Errorf("%s = %v, want at most %v after %s", series(c.name, labels), got, c.want, eventsStableUntil.Format(time.DateOnly))
+			}
+		}
+	}
+}
+
+// counterValue returns the value of the counter series of name whose labels
+// include labels, or -1 when there is no such series.
+func counterValue(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	family, ok := families[name]
+	if !ok {
+		return -1
+	}
+	for _, m := range family.GetMetric() {
+		if hasLabels(m, labels) {
+			return m.GetCounter().GetValue()
+		}
+	}
+	return -1
 }
 
 // requirePromtool returns the path of promtool, or skips the test when it
