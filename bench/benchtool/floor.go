@@ -10,11 +10,11 @@ import (
 	"os"
 )
 
-// runFloor reads and decodes the files of one exporter input the cheapest
-// obvious way, with no SLI logic: CSV through encoding/csv, JSON through
-// encoding/json into structs that hold only the fields the SLI needs. Its
-// time is the floor that a refresh of the same input cannot go below by
-// much. It prints the records decoded.
+// runFloor reads and decodes the files of one exporter input in the
+// cheapest obvious way and computes no SLI. CSV goes through encoding/csv,
+// and JSON through encoding/json into structs with only the fields the SLI
+// needs. Its time is the floor for a refresh of the same input. It prints
+// the number of records decoded.
 func runFloor(args []string) error {
 	fs := flag.NewFlagSet("floor", flag.ContinueOnError)
 	kind := fs.String("input", "", "inventory (CSV files), iam or prowler (the OCSF output, then the mapping)")

@@ -19,10 +19,10 @@ import (
 // objective. Requests arrive per minute:
 //   - busy hours: about busyRate requests a minute per instance, with an
 //     error ratio of 0.3 times the error budget;
-//   - quiet hours (01:00 to 06:00 UTC): about quietRate a minute (about 125
-//     requests per objective in 5 minutes, never none), with an error ratio
-//     of 5 times the budget, so averaging 5-minute ratios, as Sloth does,
-//     weighs these few requests as much as a busy hour's;
+//   - quiet hours (01:00 to 06:00 UTC): about quietRate a minute, which is
+//     about 125 requests per objective in 5 minutes and never none. Their
+//     error ratio is 5 times the budget, so averaging 5-minute ratios, as
+//     Sloth does, weighs these few requests as much as a busy hour's;
 //   - spikes: on about one day in four, 20 minutes at a 30 % error ratio.
 //
 // The counts are pseudo-random but a pure function of objective, instance
@@ -129,7 +129,7 @@ func seriesPrefixes(objectives int) [][]byte {
 	return prefixes
 }
 
-// historyFlags are the flags shared by history, counters and exact.
+// historyFlags are the flags shared by history, counters and accuracy.
 type historyFlags struct {
 	objectives int
 	start, end int64 // Unix seconds, whole minutes
@@ -154,10 +154,10 @@ func (h *historyFlags) check() error {
 // input once per block that the input spans.
 const blockSeconds = 54 * 3600
 
-// runHistory writes the counters from start to end as OpenMetrics, one
-// sample per series every -interval, for promtool tsdb
-// create-blocks-from openmetrics: one file per 54-hour block, each printed
-// on stdout when it is complete, so that promtool can start on it.
+// runHistory writes the counters from start to end as OpenMetrics for
+// promtool tsdb create-blocks-from openmetrics, one sample per series every
+// -interval. It writes one file per 54-hour block and prints each path on
+// stdout when the file is complete, so that promtool can start on it.
 func runHistory(args []string) error {
 	fs := flag.NewFlagSet("history", flag.ContinueOnError)
 	var h historyFlags
