@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs the benchmarks of secslo against its peers side by side on this
-# machine and prints a table of ratios: secslo against Sloth for rule
-# generation and rule evaluation, and the secslo exporter against a jq script
-# for node_exporter's textfile collector and against the time to read and
+# machine and prints a table of ratios. Rule generation and rule evaluation
+# are compared with Sloth. The secslo exporter is compared with a jq script
+# for node_exporter's textfile collector and with the time to read and
 # decode the same files. docs/benchmarks.md explains the method.
 #
 # Usage: bench/run.sh [part ...], where a part is generation, evaluation or
 # exporter; without arguments all three run. Sizes and repetitions come from
 # the environment (defaults in brackets): RUNS [3] runs per generation and
 # exporter measurement, DAYS [30] days of counter history, OBJECTIVES [50],
-# INTERVAL [120] seconds between history samples, ROUNDS [6] rule evaluations
-# measured per Prometheus after WARMUP [90] seconds, ASSETS [1000000], ROLES [10000], FINDINGS
-# [100000]. SLOTH=/path/to/sloth skips the installation of Sloth v0.16.0.
+# INTERVAL [120] seconds between history samples, ROUNDS [6] rule
+# evaluations measured per Prometheus after WARMUP [90] seconds, ASSETS
+# [1000000], ROLES [10000], FINDINGS [100000]. SLOTH=/path/to/sloth skips
+# the installation of Sloth v0.16.0.
 #
 # Needs go, promtool and prometheus (Debian's 2.42 packages), jq, curl,
 # python3 and /usr/bin/time. Everything it writes goes to a temporary folder
@@ -50,8 +51,9 @@ results=$work/results.tsv
 
 log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 
-# result WHAT SECSLO PEER UNIT GOAL: records a row; the ratio is secslo over
-# the peer, and GOAL is the largest ratio that meets the goal ("-" for none).
+# result WHAT SECSLO PEER UNIT GOAL: records a row. The ratio is secslo over
+# the peer. GOAL is the largest ratio that meets the goal, "abs N" a largest
+# secslo value, and "-" none.
 result() {
 	printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$results"
 }
@@ -197,9 +199,9 @@ bench_evaluation() {
 	"$sloth" generate --input="$eval/sloth-specs/bench.yaml" --out="$eval/sloth.yml" >/dev/null 2>&1
 	local secslo_rules=$eval/secslo/rules/bench.yml sloth_rules=$eval/sloth.yml
 
-	# The history ends at t0, the last evaluation of the backfill and the
-	# time of the accuracy check; it starts an hour before the 30 days, so
-	# that the first 5-minute windows have data.
+	# The history ends at t0, which is the last evaluation of the backfill
+	# and the time of the accuracy check. It starts an hour before the 30
+	# days, so that the first 5-minute windows have data.
 	t0=$(( $(date +%s) / 60 * 60 ))
 	history_start=$(( t0 - DAYS * 86400 - 3600 ))
 	local backfill_start=$(( t0 - DAYS * 86400 - 600 ))
@@ -239,9 +241,9 @@ bench_evaluation() {
 
 # evaluate_tool TOOL RULES PERIOD_RECORD SLO_LABEL BASELINE_SERIES: runs
 # Prometheus with the raw history, the tool's backfilled series and its
-# rules, checks the period error ratio at t0, then measures ROUNDS
-# evaluations after WARMUP seconds, in which Prometheus compacts the
-# overlapping backfilled blocks.
+# rules, and checks the period error ratio at t0. Then it waits WARMUP
+# seconds, in which Prometheus compacts the overlapping backfilled blocks,
+# and measures ROUNDS evaluations.
 evaluate_tool() {
 	local tool=$1 rules=$2 record=$3 label=$4 baseline=$5 eval=$work/evaluation
 	log "evaluating the rules of $tool"
@@ -277,8 +279,9 @@ evaluate_tool() {
 
 # --- exporter --------------------------------------------------------------
 
-# check_same NAME_A NAME_B: fails unless two measured commands printed the
-# same SLI numbers, so that no speed is compared between different results.
+# check_same NAME FILE: fails unless the command measured as NAME printed the
+# same SLI numbers as FILE contains, so that no speed is compared between
+# different results.
 check_same() {
 	if ! diff <(sort "$work/stdout-$1") <(sort "$2") >/dev/null; then
 		echo "$1 and $2 computed different SLIs:" >&2
@@ -361,7 +364,7 @@ for part in "${parts[@]}"; do
 	generation) install_sloth; bench_generation ;;
 	evaluation) install_sloth; bench_evaluation ;;
 	exporter) bench_exporter ;;
-	*) echo "unknown part $part; use generation, evaluation or exporter" >&2; exit 2 ;;
+	*) echo "invalid part $part; use generation, evaluation or exporter" >&2; exit 2 ;;
 	esac
 done
 print_table

@@ -2,7 +2,8 @@
 # The do-it-yourself privilege drift SLI over `aws iam
 # get-account-authorization-details`: a role drifts when an action that its
 # inline and attached managed policies allow is not covered by its baseline
-# entries, or when it holds the `*` action or kms:Decrypt on every resource.
+# entries, or when it is granted the `*` action or kms:Decrypt on every
+# resource.
 # A Deny of an action on "*" removes the grants it covers. Patterns are IAM
 # globs matched without regard to case. Writes the roles and those that
 # drift for node_exporter's textfile collector.

@@ -1,8 +1,8 @@
 #!/bin/sh
-# The do-it-yourself log coverage SLI: joins an asset list (CSV: id, name,
-# criticality, ...) with last-seen records (CSV: id, last_seen as RFC 3339)
-# and writes, for node_exporter's textfile collector, the critical assets and
-# those not seen within the freshness window (1 hour) or never.
+# The do-it-yourself log coverage SLI. It joins an asset list (CSV: id, name,
+# criticality, ...) with last-seen records (CSV: id, last_seen as RFC 3339).
+# For node_exporter's textfile collector, it writes the number of critical
+# assets and of those not seen within the freshness window (1 hour) or never.
 # Usage: inventory.sh ASSETS_CSV LAST_SEEN_CSV OUTPUT_PROM
 set -eu
 jq -nrR --argjson now "$(date +%s)" --argjson freshness 3600 --rawfile seen "$2" '
