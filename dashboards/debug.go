@@ -115,7 +115,7 @@ func refreshFailuresPanel() *timeseries.PanelBuilder {
 // rules record and over the period, repeated for each selected SLO.
 func sliByWindowPanel(slos []*slo.SLO) *timeseries.PanelBuilder {
 	panel := timeseries.NewPanelBuilder().
-		Title("SLI by window: $"+varSLO).
+		Title("SLI by window: $" + varSLO).
 		Description("1 − the recorded error ratio over every alert window and over the period, one panel per selected SLO. A window with no events reads 1: it burns no budget.").
 		Repeat(varSLO).
 		RepeatDirection(dashboard.PanelRepeatDirectionH).

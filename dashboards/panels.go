@@ -43,7 +43,7 @@ func datasourceRef() common.DataSourceRef {
 func newDashboard(uid, title, description, from string, slos []*slo.SLO) *dashboard.DashboardBuilder {
 	builder := dashboard.NewDashboardBuilder(title).
 		Uid(uid).
-		Description(generatedNote + " " + description).
+		Description(generatedNote+" "+description).
 		Tags([]string{"secslo"}).
 		Editable().
 		Time(from, "now").
