@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/grafana/grafana-foundation-sdk/go/cog"
 	"github.com/grafana/grafana-foundation-sdk/go/common"
@@ -47,7 +48,7 @@ func OnCall(slos []*slo.SLO) *dashboard.DashboardBuilder {
 	builder.WithPanel(burnRateOverTimePanel(slos)).
 		WithPanel(burnRateNowTable(slos))
 
-	if panels := thresholdPanels(slos); len(panels) > 0 {
+	if panels := append(eventDurationPanels(slos), thresholdPanels(slos)...); len(panels) > 0 {
 		builder.WithRow(dashboard.NewRowBuilder("Time to threshold"))
 		for _, panel := range panels {
 			builder.WithPanel(panel)
@@ -302,6 +303,53 @@ func thresholdPanel(s *slo.SLO, bucket string) *stat.PanelBuilder {
 		Unit(unitSeconds).
 		Decimals(0).
 		Thresholds(thresholds(colorGreen, step(s.SLI.Bound, colorRed))).
+		ColorMode(common.BigValueColorModeValue).
+		GraphMode(common.BigValueGraphModeNone).
+		Span(12).
+		Height(5)
+}
+
+// eventBounds are the bounds of the built-in event SLIs whose events have a
+// duration; pass/fail SLIs such as restore_tests have none to show.
+var eventBounds = map[string]float64{
+	slo.SLIDetectionTime:   15 * 60,
+	slo.SLIContainmentTime: 4 * 3600,
+	slo.SLIVulnRemediation: 7 * 24 * 3600,
+	slo.SLIFindingClosure:  90 * 24 * 3600,
+}
+
+// eventDurationPanels show, for every built-in event SLI with durations
+// that the specs use, the median and the 90th percentile of the exporter's
+// duration histogram over the dashboard's time range against the bound.
+func eventDurationPanels(slos []*slo.SLO) []cog.Builder[dashboard.Panel] {
+	var panels []cog.Builder[dashboard.Panel]
+	seen := map[string]bool{}
+	for _, s := range slos {
+		bound, ok := eventBounds[s.SLI.Builtin]
+		if !ok || seen[s.SLI.Builtin] {
+			continue
+		}
+		seen[s.SLI.Builtin] = true
+		panels = append(panels, eventDurationPanel(s.SLI.Builtin, bound))
+	}
+	return panels
+}
+
+func eventDurationPanel(sli string, bound float64) *stat.PanelBuilder {
+	bucket := fmt.Sprintf("%s_bucket{%s=%q}", slo.MetricEventDuration, slo.LabelSLI, sli)
+	quantile := func(q string) string {
+		return fmt.Sprintf("histogram_quantile(%s, sum by (%s) (max without (%s) (increase(%s[$__range]))))",
+			q, model.BucketLabel, strings.Join(slo.ReplicaLabels, ", "), bucket)
+	}
+	return stat.NewPanelBuilder().
+		Title(fmt.Sprintf("%s: event durations", sli)).
+		Description(fmt.Sprintf("Median and 90th percentile of the durations of %s events closed in the dashboard's time range, from the exporter's %s histogram, red above the default bound of %s. On Mimir, time ranges longer than 768 h fail.",
+			sli, slo.MetricEventDuration, slo.FormatDuration(time.Duration(bound)*time.Second))).
+		WithTarget(instant("A", quantile("0.5"), "median")).
+		WithTarget(instant("B", quantile("0.9"), "90th percentile")).
+		Unit(unitSeconds).
+		Decimals(0).
+		Thresholds(thresholds(colorGreen, step(bound, colorRed))).
 		ColorMode(common.BigValueColorModeValue).
 		GraphMode(common.BigValueGraphModeNone).
 		Span(12).

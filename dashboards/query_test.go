@@ -108,6 +108,7 @@ func allowedMetrics(t testing.TB, slos []*slo.SLO) func(string) bool {
 	names := map[string]bool{"ALERTS": true}
 	for _, name := range []string{
 		slo.MetricObjects, slo.MetricNoncompliantObjects, slo.MetricEvents, slo.MetricBadEvents,
+		slo.MetricEventDuration + "_bucket", slo.MetricEventDuration + "_count", slo.MetricEventDuration + "_sum",
 		slo.MetricSourceUp, slo.MetricSourceLastSuccess, slo.MetricSourceRefreshDuration,
 		slo.MetricSourceRecordsRead, slo.MetricSourceRecordsRejected, slo.MetricSourceRefreshes,
 		slo.MetricSourceRefreshFailures, slo.MetricBuildInfo, slo.MetricConfigReloadSuccess,
