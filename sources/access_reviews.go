@@ -67,20 +67,9 @@ func NewAccessReviews(cfg Config, logger *slog.Logger) (Source, error) {
 // file-level problem fails the whole refresh.
 func (s *accessReviews) Refresh(ctx context.Context) (*Result, error) {
 	now := s.now().UTC()
-	rejected := newTableRejects(s.logger, "")
-	defer rejected.summarize()
-
-	merged, read, err := readExports(ctx, s.paths, s.readFile, rejected, s.logger)
-	if err != nil {
-		return nil, err
-	}
-	result := &Result{RecordsRead: read}
-
-	for _, record := range merged.records {
-		result.Events = append(result.Events, reviewEvent(record, now))
-	}
-	result.RecordsRejected = rejected.total
-	return result, nil
+	return refreshEvents(ctx, s.paths, s.readFile, s.logger, func(record reviewRecord) (Event, bool) {
+		return reviewEvent(record, now), true
+	})
 }
 
 // readFile reads one file in its format.

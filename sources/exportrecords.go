@@ -261,3 +261,26 @@ func readExportArray[In any, T exportRecord](file string, data []byte, key strin
 		add(export, item, line)
 	}
 }
+
+// refreshEvents is the Refresh of an export-based event source: it reads
+// and merges every file, then turns each record into an event with
+// toEvent, which may leave a record out. Any file-level problem fails the
+// whole refresh.
+func refreshEvents[T exportRecord](ctx context.Context, paths []string, readFile func(string) (*recordExport[T], error), logger *slog.Logger, toEvent func(T) (Event, bool)) (*Result, error) {
+	rejected := newTableRejects(logger, "")
+	defer rejected.summarize()
+
+	merged, read, err := readExports(ctx, paths, readFile, rejected, logger)
+	if err != nil {
+		return nil, err
+	}
+
+	result := &Result{RecordsRead: read}
+	for _, record := range merged.records {
+		if event, ok := toEvent(record); ok {
+			result.Events = append(result.Events, event)
+		}
+	}
+	result.RecordsRejected = rejected.total
+	return result, nil
+}

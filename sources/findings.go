@@ -110,24 +110,13 @@ func findingLowerAll(values []string) []string {
 // file-level problem fails the whole refresh.
 func (s *findings) Refresh(ctx context.Context) (*Result, error) {
 	now := s.now().UTC()
-	rejected := newTableRejects(s.logger, "")
-	defer rejected.summarize()
-
-	merged, read, err := readExports(ctx, s.paths, s.readFile, rejected, s.logger)
-	if err != nil {
-		return nil, err
-	}
-	result := &Result{RecordsRead: read}
-
 	deadline := time.Duration(s.opts.Deadline)
-	for _, record := range merged.records {
+	return refreshEvents(ctx, s.paths, s.readFile, s.logger, func(record findingRecord) (Event, bool) {
 		if len(s.opts.Severities) > 0 && !slices.Contains(s.opts.Severities, record.severity) {
-			continue
+			return Event{}, false
 		}
-		result.Events = append(result.Events, findingEvent(record, deadline, now))
-	}
-	result.RecordsRejected = rejected.total
-	return result, nil
+		return findingEvent(record, deadline, now), true
+	})
 }
 
 // readFile reads one file in its format.
