@@ -75,17 +75,9 @@ func healthScorePanel() *stat.PanelBuilder {
 }
 
 func objectivesMissedPanel() *stat.PanelBuilder {
-	return stat.NewPanelBuilder().
-		Title("Objectives missed").
-		Description("Selected objectives whose error ratio over their period exceeds the error budget.").
-		WithTarget(instant("A", fmt.Sprintf("count((%s) == 0) or vector(0)", inScope(objectiveMet())), "")).
-		Unit(unitCount).
-		Decimals(0).
-		Thresholds(thresholds(colorGreen, step(1, colorRed))).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		Span(6).
-		Height(5)
+	return problemCountStat("Objectives missed",
+		"Selected objectives whose error ratio over their period exceeds the error budget.",
+		fmt.Sprintf("count((%s) == 0) or vector(0)", inScope(objectiveMet())), 5)
 }
 
 func objectivesWithoutDataPanel() *stat.PanelBuilder {

@@ -104,17 +104,9 @@ func burningObjectivesPanel() *stat.PanelBuilder {
 
 func sourcesDownPanel() *stat.PanelBuilder {
 	expr := fmt.Sprintf("count(min by (%s) (%s) == 0) or vector(0)", slo.LabelSource, slo.MetricSourceUp)
-	return stat.NewPanelBuilder().
-		Title("Sources down").
-		Description("Sources whose latest refresh failed on at least one secslo replica. Their SLI values are those of the last good refresh.").
-		WithTarget(instant("A", expr, "")).
-		Unit(unitCount).
-		Decimals(0).
-		Thresholds(thresholds(colorGreen, step(1, colorRed))).
-		ColorMode(common.BigValueColorModeBackground).
-		GraphMode(common.BigValueGraphModeNone).
-		Span(6).
-		Height(4)
+	return problemCountStat("Sources down",
+		"Sources whose latest refresh failed on at least one secslo replica. Their SLI values are those of the last good refresh.",
+		expr, 4)
 }
 
 // firingAlertsTable lists the firing burn-rate alerts with the owner and

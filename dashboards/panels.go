@@ -6,6 +6,7 @@ import (
 	"github.com/grafana/grafana-foundation-sdk/go/common"
 	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 	"github.com/grafana/grafana-foundation-sdk/go/prometheus"
+	"github.com/grafana/grafana-foundation-sdk/go/stat"
 	"github.com/grafana/grafana-foundation-sdk/go/text"
 
 	"github.com/secslo/secslo/slo"
@@ -252,5 +253,21 @@ func note(title, markdown string, width, height uint32) *text.PanelBuilder {
 		Mode(text.TextModeMarkdown).
 		Content(markdown).
 		Span(width).
+		Height(height)
+}
+
+// problemCountStat is a half-width stat of a count that should be zero:
+// green at 0, red from 1.
+func problemCountStat(title, description, expr string, height uint32) *stat.PanelBuilder {
+	return stat.NewPanelBuilder().
+		Title(title).
+		Description(description).
+		WithTarget(instant("A", expr, "")).
+		Unit(unitCount).
+		Decimals(0).
+		Thresholds(thresholds(colorGreen, step(1, colorRed))).
+		ColorMode(common.BigValueColorModeBackground).
+		GraphMode(common.BigValueGraphModeNone).
+		Span(6).
 		Height(height)
 }

@@ -18,7 +18,7 @@ const (
 	// LabelTier is "page" or "ticket"; no spec can override it, so routing and
 	// inhibition can rely on it.
 	LabelTier = "secslo_tier"
-	// LabelAlertKind tells a burn-rate alert from a no-data alert.
+	// LabelAlertKind distinguishes a burn-rate alert from a no-data alert.
 	LabelAlertKind = "secslo_alert"
 	// LabelControls lists the ISO/IEC 27001:2022 control ids of an SLO,
 	// comma-separated and sorted, on alerts and on the info series.
@@ -62,10 +62,10 @@ const (
 // the series is aggregated to one SLO (and its group_by labels, if any).
 const (
 	// RecordBadSum and RecordTotalSum hold the bad and total events of the
-	// base window. For events SLIs that is an increase; for snapshot SLIs it is
-	// a sum of object samples; for custom queries it is whatever the query
-	// returns. Only their ratio is meaningful, and every longer window is a
-	// ratio of sums of these two series.
+	// base window. For events SLIs that is an increase, for snapshot SLIs a
+	// sum of object samples, and for custom queries whatever the query
+	// returns. Only their ratio is meaningful. Every longer window is a ratio
+	// of sums of these two series.
 	RecordBadSum   = "slo:secslo_sli_bad:sum" + BaseWindowName
 	RecordTotalSum = "slo:secslo_sli_total:sum" + BaseWindowName
 	// RecordErrorRatioPrefix is followed by a window such as "1h" or by

@@ -93,9 +93,9 @@ type Scan struct {
 // ScanRecord is one record that a scan lists as open.
 type ScanRecord struct {
 	ID string
-	// FirstSeen is when the scanner says the record first appeared, or zero
-	// when it does not say. The ledger keeps the earliest first-seen time it
-	// has remembered for an open record.
+	// FirstSeen is when the scanner reports that the record first appeared,
+	// or zero when it reports no such time. The ledger keeps the earliest
+	// first-seen time it has stored for an open record.
 	FirstSeen time.Time
 }
 

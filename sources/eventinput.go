@@ -13,7 +13,7 @@ import (
 // collecting the events of one refresh with their ids checked.
 
 // eventSet collects the events of one refresh. An id repeated within one
-// file is rejected, because the export cannot say which copy is right. The
+// file is rejected, because nothing in the export shows which copy is right. The
 // same id in two files of one source (overlapping exports) keeps the closed
 // copy, or the first one when both are open or both closed.
 type eventSet struct {

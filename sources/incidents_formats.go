@@ -218,8 +218,8 @@ type pagerDutyIncident struct {
 
 // readPagerDuty reads the "incidents" of a PagerDuty incident list. An
 // incident is created when an alert triggers it, so created_at is the
-// detection; PagerDuty has no containment status, so resolution stands in
-// for it: resolved_at, or last_status_change_at of a resolved incident.
+// detection. PagerDuty has no containment status, so resolution replaces
+// it: resolved_at, or last_status_change_at of a resolved incident.
 // PagerDuty does not know when the activity began, so it gives no
 // detection_time events.
 func readPagerDuty(ctx context.Context, file string, rejected *tableRejects, add func(incidentTimes) error) (int, error) {

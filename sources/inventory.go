@@ -53,7 +53,7 @@ type assetColumns struct {
 	Owner       string `yaml:"owner"`
 }
 
-// lastSeenOptions say where the time each asset last shipped logs comes from.
+// lastSeenOptions select the input of the time each asset last shipped logs.
 type lastSeenOptions struct {
 	// Format is ssm, csv, json or prometheus.
 	Format string `yaml:"format"`
@@ -389,8 +389,8 @@ type assetTable struct {
 	// duplicates lists, for an asset id that occurs more than once, the
 	// position of every occurrence.
 	duplicates map[int32][]string
-	// problems holds, per asset, the last rejected last-seen record, so the
-	// reason says why the asset has no valid time.
+	// problems contains, per asset, the last rejected last-seen record, so
+	// that the reason explains why the asset has no valid time.
 	problems map[int32]string
 	// pingStatus holds the SSM PingStatus of assets that are not Online.
 	pingStatus map[int32]string
@@ -422,8 +422,8 @@ func (t *assetTable) addFile(file string) uint16 {
 }
 
 // add adds one asset row. A row whose id is already known is rejected, and
-// the id is marked so that every row of it stays out of the join: which row
-// is right is for the inventory's owner to say, not for secslo to guess.
+// the id is marked so that every row of it stays out of the join. Only the
+// inventory's owner can decide which row is right, so secslo does not guess.
 func (t *assetTable) add(id, name, owner string, inScope, noCriticality bool, file uint16, line int) error {
 	id = strings.TrimSpace(id)
 	if id == "" {

@@ -32,8 +32,8 @@ const (
 )
 
 // lastSeenResolution is how stale a record's last-seen time may get before a
-// refresh writes it again. Rewriting every record on every refresh would make
-// a large export cost a disk write per record each time; a day is fine-grained
+// refresh writes it again. Rewriting every record on every refresh would cost
+// a large export a disk write per record each time. A day is fine-grained
 // enough for a retention of months.
 const lastSeenResolution = 24 * time.Hour
 
@@ -42,8 +42,8 @@ const pruneInterval = 24 * time.Hour
 
 // EventDurationBuckets are the upper bounds, in seconds, of the event duration
 // histogram. They include the default bounds of the built-in event SLIs (15
-// minutes, 4 hours, 7 days and 90 days), so the histogram also answers "how
-// many within the bound" and gives medians. Changing them needs a new
+// minutes, 4 hours, 7 days and 90 days), so the histogram also gives
+// the count within each bound and the medians. Changing them needs a new
 // ledgerVersion, because the ledger stores one count per bucket.
 var EventDurationBuckets = []float64{
 	60, 300, 900, 1800, 3600, 4 * 3600, 8 * 3600, 24 * 3600,
@@ -81,7 +81,7 @@ type Ledger struct {
 	counts map[string]map[string]*EventCounts
 
 	// beforeCommit, when set by tests, runs at the end of each commit's
-	// transaction; an error from it rolls the transaction back, as a crash
+	// transaction. An error from it rolls the transaction back, as a crash
 	// before the disk write would.
 	beforeCommit func() error
 }

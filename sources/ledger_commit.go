@@ -200,7 +200,7 @@ func (c *ledgerCommit) applyScan(s Scan) error {
 	return times.Put(scopeKey, encodeTimeBytes(s.At))
 }
 
-// closeMissing counts and forgets the open records under prefix that the
+// closeMissing counts and deletes the open records under prefix that the
 // scan does not list, fixed at the scan's time. Records that it lists are
 // updated and removed from open, which then holds only new records.
 func (c *ledgerCommit) closeMissing(records *bolt.Bucket, prefix []byte, s Scan, open map[string]ScanRecord) error {
@@ -259,7 +259,7 @@ func (c *ledgerCommit) rememberOpen(records *bolt.Bucket, prefix []byte, s Scan,
 	return nil
 }
 
-// pruneIfDue forgets, at most once per pruneInterval, the records of the
+// pruneIfDue deletes, at most once per pruneInterval, the records of the
 // source that no input has listed within the retention. Counters stay.
 func (c *ledgerCommit) pruneIfDue() error {
 	last := c.bucket.Get(keyPrunedAt)

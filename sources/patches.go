@@ -31,9 +31,9 @@ const defaultCriticalSLA = model.Duration(7 * 24 * time.Hour)
 
 // patchesOptions are the options of a patches source.
 type patchesOptions struct {
-	// Format is ssm, csv or json; empty means csv for .csv files, and for
-	// .json files ssm when the document is an object and json when it is an
-	// array.
+	// Format is ssm, csv or json. Empty means csv for .csv files. For .json
+	// files it means ssm when the document is an object and json when it is
+	// an array.
 	Format  string      `yaml:"format"`
 	Columns hostColumns `yaml:"columns"`
 	// SLA maps a host criticality to the longest time a critical patch may
