@@ -39,6 +39,16 @@ type ServerOptions struct {
 	// could otherwise make the exporter reread its config; SIGHUP works
 	// either way.
 	EnableLifecycle bool
+	// OnLoad, if set, receives every config that passed validation, at
+	// Start and at each reload, before the sources are replaced. An error
+	// rejects the config as an invalid one is rejected: Start fails, and a
+	// reload keeps the previous config running.
+	OnLoad func(cfg *FileConfig) error
+	// Routes, if set, adds handlers to the mux after the built-in ones.
+	// When LandingPage is set too, it serves GET / in place of the
+	// built-in landing page.
+	Routes      func(mux *http.ServeMux)
+	LandingPage http.Handler
 }
 
 // Server is the secslo exporter: a Manager that refreshes the configured
@@ -98,6 +108,10 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	)
 	return s, nil
 }
+
+// Gatherer returns the registry that /metrics serves, so that an
+// in-process consumer reads the same samples without an HTTP round trip.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.metrics }
 
 // Manager returns the Manager that refreshes the server's sources.
 func (s *Server) Manager() *Manager { return s.manager }
@@ -218,6 +232,16 @@ func (s *Server) loadAndApply() error {
 	if err != nil {
 		return err
 	}
+	// With OnLoad, every source is built first, so that a config whose
+	// sources would fail is rejected before OnLoad applies its part of it.
+	if s.opts.OnLoad != nil {
+		if err := CheckConfig(cfg, s.opts.Registry, s.logger); err != nil {
+			return err
+		}
+		if err := s.opts.OnLoad(cfg); err != nil {
+			return err
+		}
+	}
 	return s.manager.Apply(cfg)
 }
 
@@ -242,5 +266,14 @@ func (s *Server) handler() http.Handler {
 
 	h := &webHandlers{manager: s.manager, reload: s.Reload, lifecycle: s.opts.EnableLifecycle, logger: s.logger}
 	h.register(mux)
+
+	landing := s.opts.LandingPage
+	if landing == nil {
+		landing = http.HandlerFunc(h.landingPage)
+	}
+	mux.Handle("GET /{$}", landing)
+	if s.opts.Routes != nil {
+		s.opts.Routes(mux)
+	}
 	return mux
 }

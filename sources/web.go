@@ -38,9 +38,8 @@ type webHandlers struct {
 	logger    *slog.Logger
 }
 
-// register adds every handler except /metrics to mux.
+// register adds every handler except /metrics and the landing page to mux.
 func (h *webHandlers) register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /{$}", h.landingPage)
 	mux.HandleFunc("GET "+PathHealthy, h.healthy)
 	mux.HandleFunc("GET "+PathReady, h.ready)
 	mux.HandleFunc("POST "+PathReload, h.reloadConfig)
