@@ -51,6 +51,17 @@ const (
 	AlertKindSource   = "source_down"
 )
 
+// The series that Prometheus's rules manager, and secslo's embedded engine,
+// write for every pending or firing alert: ALERTS{alertname, alertstate,
+// the alert's labels} with the value 1.
+const (
+	MetricAlerts      = "ALERTS"
+	LabelAlertName    = "alertname"
+	LabelAlertState   = "alertstate"
+	AlertStatePending = "pending"
+	AlertStateFiring  = "firing"
+)
+
 // Annotation keys on generated alerts.
 const (
 	AnnotationSummary     = "summary"
