@@ -109,9 +109,10 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	return s, nil
 }
 
-// Gatherer returns the registry that /metrics serves, so that an
-// in-process consumer reads the same samples without an HTTP round trip.
-func (s *Server) Gatherer() prometheus.Gatherer { return s.metrics }
+// Registry returns the registry that /metrics serves, so that an
+// in-process consumer reads the same samples without an HTTP round trip
+// and can serve metrics of its own beside them.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics }
 
 // Manager returns the Manager that refreshes the server's sources.
 func (s *Server) Manager() *Manager { return s.manager }

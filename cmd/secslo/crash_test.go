@@ -366,7 +366,7 @@ func startServeProcess(t *testing.T, bin, config, ledger, addr string) *servePro
 	p := &serveProcess{exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve",
 		"--config.file="+config, "--ledger.path="+ledger, "--web.listen-address="+addr,
-		"--log.level=debug", "--log.format=json")
+		"--log.level=debug", "--log.format=json", "--engine.disabled")
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

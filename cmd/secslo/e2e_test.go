@@ -468,7 +468,7 @@ func startE2EServe(t *testing.T, config string) string {
 	stderr := &syncBuffer{}
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + config, "--web.listen-address=" + addr, "--ledger.path=" + filepath.Join(t.TempDir(), "secslo-ledger.db")}, io.Discard, stderr)
+		exit <- Run(ctx, []string{"serve", "--config.file=" + config, "--web.listen-address=" + addr, "--ledger.path=" + filepath.Join(t.TempDir(), "secslo-ledger.db"), "--engine.disabled"}, io.Discard, stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()

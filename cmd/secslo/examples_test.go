@@ -192,7 +192,7 @@ func TestExampleServe(t *testing.T) {
 	var stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr, "--ledger.path=" + ledger}, io.Discard, &stderr)
+		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr, "--ledger.path=" + ledger, "--storage.path=" + t.TempDir()}, io.Discard, &stderr)
 	}()
 
 	if err := pollReady(addr, 30*time.Second, exit); err != nil {

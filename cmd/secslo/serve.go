@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/secslo/secslo/engine"
 	"github.com/secslo/secslo/sources"
 )
 
@@ -42,6 +43,7 @@ type serveCommand struct {
 	enableLifecycle bool
 	web             *web.FlagConfig
 	log             promslog.Config
+	engine          engineFlags
 }
 
 func (c *serveCommand) register(app *kingpin.Application) {
@@ -51,6 +53,7 @@ func (c *serveCommand) register(app *kingpin.Application) {
 		Default(defaultLedgerPath).StringVar(&c.ledgerPath)
 	cmd.Flag("web.enable-lifecycle", "Allow config reloads through POST /-/reload. SIGHUP reloads either way.").BoolVar(&c.enableLifecycle)
 	c.web = kingpinflag.AddFlags(cmd, defaultListenAddress)
+	c.engine.register(cmd)
 
 	// The log flags go on the serve command, not the app, so that other
 	// commands stay free to declare their own.
@@ -67,6 +70,7 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	logger := promslog.New(&c.log)
 	logger.Info("starting secslo", "version", version.Info(), "build_context", version.BuildContext())
 
+	var eng *engine.Engine
 	srv, err := sources.NewServer(sources.ServerOptions{
 		ConfigFile:      c.configFile,
 		Registry:        sourceRegistry(),
@@ -74,10 +78,25 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		Logger:          logger,
 		LedgerPath:      c.ledgerPath,
 		EnableLifecycle: c.enableLifecycle,
+		OnLoad:          func(cfg *sources.FileConfig) error { return c.applySpecs(eng, cfg) },
+		Routes: func(mux *http.ServeMux) {
+			if eng != nil {
+				eng.RegisterAPI(mux)
+			}
+		},
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "secslo serve: %v\n", err)
 		return exitUsage
+	}
+
+	if !c.engine.disabled {
+		eng, err = c.engine.openEngine(c.configFile, c.listenAddress(), srv, logger)
+		if err != nil {
+			fmt.Fprintf(stderr, "secslo serve: %v\n", err)
+			return exitFailure
+		}
+		defer stopEngine(eng, logger)
 	}
 
 	// Catch SIGHUP before starting, so that a reload signal sent as soon as
@@ -90,8 +109,38 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		logger.Error("failed to start", "err", err)
 		return exitFailure
 	}
+	if eng != nil {
+		eng.Start()
+	}
 
 	return c.wait(ctx, srv, hup, logger)
+}
+
+// applySpecs loads the SLO specs of cfg and hands them to the engine, if it
+// runs. Invalid specs reject the config, as invalid sources do.
+func (c *serveCommand) applySpecs(eng *engine.Engine, cfg *sources.FileConfig) error {
+	slos, err := c.engine.loadSLOs(cfg)
+	if err != nil {
+		return err
+	}
+	if eng == nil {
+		return nil
+	}
+	_, err = eng.Update(slos)
+	return err
+}
+
+func (c *serveCommand) listenAddress() string {
+	if addrs := *c.web.WebListenAddresses; len(addrs) > 0 {
+		return addrs[0]
+	}
+	return defaultListenAddress
+}
+
+func stopEngine(eng *engine.Engine, logger *slog.Logger) {
+	if err := eng.Stop(); err != nil {
+		logger.Error("failed to stop the rule engine", "err", err)
+	}
 }
 
 // wait reloads the config on every hup signal until ctx ends or the HTTP

@@ -36,7 +36,7 @@ func runServe(t *testing.T, args ...string) (addr string, stop func()) {
 	var stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Run(ctx, append([]string{"serve", "--web.listen-address=" + addr}, args...), io.Discard, &stderr)
+		exit <- Run(ctx, append([]string{"serve", "--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, args...), io.Discard, &stderr)
 	}()
 
 	stopped := false

@@ -87,7 +87,7 @@ func TestServeReloadsOnSIGHUP(t *testing.T) {
 	var stderr syncBuffer
 	exit := make(chan int, 1)
 	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + configFile, "--web.listen-address=" + addr}, io.Discard, &stderr)
+		exit <- Run(ctx, []string{"serve", "--config.file=" + configFile, "--web.listen-address=" + addr, "--storage.path=" + t.TempDir()}, io.Discard, &stderr)
 	}()
 	defer func() {
 		cancel()
@@ -153,7 +153,7 @@ func TestServeExitStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			args := append([]string{"serve", "--web.listen-address=127.0.0.1:0"}, tt.args...)
+			args := append([]string{"serve", "--web.listen-address=127.0.0.1:0", "--storage.path=" + t.TempDir()}, tt.args...)
 			code := Run(context.Background(), args, io.Discard, &stderr)
 
 			if code != tt.code {

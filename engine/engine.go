@@ -1,0 +1,261 @@
+// Package engine evaluates secslo's generated rules inside secslo serve:
+// it stores the exporter's own samples in a Prometheus TSDB, evaluates the
+// rule groups that secslo generate writes with the Prometheus rules manager
+// and PromQL engine, and sends alerts through the Prometheus notifier.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/notifier"
+	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
+	"github.com/prometheus/prometheus/tsdb"
+
+	"github.com/secslo/secslo/slo"
+)
+
+// Folders inside Options.StoragePath.
+const (
+	tsdbDir  = "tsdb"
+	rulesDir = "rules"
+)
+
+// Defaults of the rules manager, the same as Prometheus's flags
+// --rules.alert.for-outage-tolerance, --rules.alert.for-grace-period and
+// --rules.alert.resend-delay (Prometheus 3).
+const (
+	outageTolerance = time.Hour
+	forGracePeriod  = 10 * time.Minute
+	resendDelay     = time.Minute
+)
+
+// Options configures an Engine.
+type Options struct {
+	// StoragePath is the folder of the TSDB and of the rule files that the
+	// engine evaluates; created if missing.
+	StoragePath string
+	// Interval is how often samples are stored and rules evaluated.
+	Interval time.Duration
+	// Retention is how long samples are kept, at least. Use Retention to
+	// derive it from the SLOs; Update raises it when later SLOs need more.
+	Retention time.Duration
+	// Gatherer supplies the samples, usually the exporter's registry. Only
+	// families in secslo's namespace are stored.
+	Gatherer prometheus.Gatherer
+	// Registerer receives the metrics of the TSDB, the rules manager and the
+	// notifier; nil registers none.
+	Registerer prometheus.Registerer
+	// Alertmanagers are the base URLs of the Alertmanagers that receive
+	// alerts through API v2. Without any, alerts are only logged.
+	Alertmanagers []*url.URL
+	// ExternalURL is the address users reach secslo at; alerts link to the
+	// status page of their SLO below it.
+	ExternalURL *url.URL
+	// Job and Instance label every stored sample, as a Prometheus scrape of
+	// the exporter would.
+	Job, Instance string
+	Logger        *slog.Logger
+}
+
+// Engine stores samples, evaluates rules and sends alerts. Its methods are
+// safe for concurrent use.
+type Engine struct {
+	opts   Options
+	logger *slog.Logger
+
+	db       *tsdb.DB
+	queries  *promql.Engine
+	rules    *rules.Manager
+	notifier *notifier.Manager
+	alerts   *alertLog
+
+	// mu guards the SLO set and the reports of the latest Update.
+	mu       sync.Mutex
+	slos     []*slo.SLO
+	external []External
+	// retention is the retention the storage applies now.
+	retention time.Duration
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Open opens or creates the storage and builds the engine, which does
+// nothing until Start.
+func Open(opts Options) (*Engine, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+
+	db, err := openTSDB(opts)
+	if err != nil {
+		return nil, err
+	}
+
+	e := &Engine{opts: opts, logger: opts.Logger.With("component", "engine"), db: db, alerts: newAlertLog(opts.Logger.With("component", "engine")), retention: opts.Retention}
+	e.queries = promql.NewEngine(promql.EngineOpts{
+		Logger:               opts.Logger.With("component", "query engine"),
+		Reg:                  opts.Registerer,
+		MaxSamples:           50_000_000,
+		Timeout:              2 * time.Minute,
+		LookbackDelta:        5 * time.Minute,
+		EnableAtModifier:     true,
+		EnableNegativeOffset: true,
+		Parser:               slo.PromQL,
+	})
+	if len(opts.Alertmanagers) > 0 {
+		e.notifier = newNotifier(opts)
+	}
+	e.rules = e.newRulesManager()
+	return e, nil
+}
+
+func (o *Options) check() error {
+	var errs []error
+	if o.StoragePath == "" {
+		errs = append(errs, errors.New("missing storage path; set --storage.path"))
+	}
+	if o.Interval <= 0 {
+		errs = append(errs, fmt.Errorf("invalid evaluation interval %s; set a positive duration such as 30s", o.Interval))
+	}
+	if o.Retention <= 0 {
+		errs = append(errs, fmt.Errorf("invalid retention %s; it must be positive", o.Retention))
+	}
+	if o.Gatherer == nil {
+		errs = append(errs, errors.New("missing gatherer"))
+	}
+	for _, u := range o.Alertmanagers {
+		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("invalid Alertmanager URL %q; use http://host:port or https://host:port", u))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func openTSDB(opts Options) (*tsdb.DB, error) {
+	dir := filepath.Join(opts.StoragePath, tsdbDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("failed to create the storage folder: %w", err)
+	}
+
+	tsdbOpts := tsdb.DefaultOptions()
+	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
+	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, tsdbOpts, nil)
+	if err != nil {
+		return nil, fmt.Errorf("failed to open the engine storage %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+// Retention returns how long the engine keeps samples for slos: the
+// longest period plus the longest alert window, so that every window of
+// the period ratio and of the alerts is covered at the start of a period.
+// It is at least minimum.
+func Retention(slos []*slo.SLO, minimum time.Duration) time.Duration {
+	var period, window time.Duration
+	for _, s := range slos {
+		period = max(period, s.Period)
+		for _, w := range s.AlertWindows() {
+			window = max(window, w.LongWindow)
+		}
+		page, ticket := s.ZeroToleranceWindows()
+		window = max(window, page, ticket)
+	}
+	return max(period+window, minimum)
+}
+
+// Start starts storing samples, evaluating the rules of the latest Update
+// and sending alerts, in the background until Stop.
+func (e *Engine) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+
+	if e.notifier != nil {
+		e.startNotifier()
+	}
+
+	e.wg.Add(2)
+	go func() {
+		defer e.wg.Done()
+		e.ingestLoop(ctx)
+	}()
+	go func() {
+		defer e.wg.Done()
+		e.rules.Run()
+	}()
+	e.logger.Info("started the rule engine", "storage", e.opts.StoragePath, "interval", e.opts.Interval,
+		"retention", slo.FormatDuration(e.retention), "alertmanagers", len(e.opts.Alertmanagers))
+}
+
+// Stop stops evaluating, stores nothing more, sends the alerts already
+// queued, and closes the storage.
+func (e *Engine) Stop() error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.rules.Stop()
+	e.wg.Wait()
+	if e.notifier != nil {
+		e.notifier.Stop()
+	}
+
+	if err := e.db.Close(); err != nil {
+		return fmt.Errorf("failed to close the engine storage: %w", err)
+	}
+	e.logger.Info("stopped the rule engine")
+	return nil
+}
+
+// Query evaluates an instant query over the engine's storage.
+func (e *Engine) Query(ctx context.Context, query string, ts time.Time) (promql.Vector, error) {
+	q, err := e.queries.NewInstantQuery(ctx, e.db, nil, query, ts)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	switch v := res.Value.(type) {
+	case promql.Vector:
+		return v, nil
+	case promql.Scalar:
+		return promql.Vector{promql.Sample{T: v.T, F: v.V}}, nil
+	default:
+		return nil, fmt.Errorf("query %q returned a %s, not a vector", query, res.Value.Type())
+	}
+}
+
+// QueryRange evaluates a range query over the engine's storage.
+func (e *Engine) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (promql.Matrix, error) {
+	q, err := e.queries.NewRangeQuery(ctx, e.db, nil, query, start, end, step)
+	if err != nil {
+		return nil, err
+	}
+	defer q.Close()
+
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	m, ok := res.Value.(promql.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("range query %q returned a %s, not a matrix", query, res.Value.Type())
+	}
+	return m, nil
+}
