@@ -160,4 +160,3 @@ func (e *Engine) writeJSON(w http.ResponseWriter, status int, body apiResponse) 
 		e.logger.Warn("failed to write query response", "err", err)
 	}
 }
-
