@@ -139,12 +139,13 @@ func formatCoordinate(v float64) string {
 	return strconv.FormatFloat(v, 'f', 1, 64)
 }
 
-// yTicks labels 100 %, 50 %, 0 % and, when the budget is overspent, the
-// lowest value, leaving out labels too close to another.
+// yTicks labels 100 %, 50 %, 0 % and, when the budget is overspent, half
+// the lowest value and the lowest value, leaving out labels too close to
+// the one above.
 func yTicks(scale chartScale) []chartTick {
 	values := []float64{scale.yMax, scale.yMax / 2, 0}
 	if scale.yMin < 0 {
-		values = append(values, scale.yMin)
+		values = append(values, scale.yMin/2, scale.yMin)
 	}
 
 	var ticks []chartTick

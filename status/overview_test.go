@@ -170,7 +170,7 @@ func TestOverviewSources(t *testing.T) {
 		{"built-in SLI lists the sources that report it", "security-posture", "privilege-drift", "aws_iam: up kubernetes_rbac: down"},
 		{"built-in SLI that no source reports says so", "security-posture", "log-coverage", "no source reports log_coverage yet"},
 		{"event SLI lists the sources of its events", "security-posture", "restore-tests", "restores: up"},
-		{"custom SLI reads no source", "auth", "login-errors", "none: a custom SLI"},
+		{"custom SLI reads no source", "auth", "login-errors", "none: not a built-in SLI"},
 	}
 	for _, tc := range objectiveCases {
 		t.Run(tc.name, func(t *testing.T) {

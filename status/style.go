@@ -65,7 +65,8 @@ a:focus-visible, [tabindex]:focus-visible { outline: 3px solid {{.Focus}}; outli
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
 h2 { font-size: 1.25em; margin-top: 1.6em; }
 h3 { font-size: 1.05em; }
-.muted { color: {{.Muted}}; }
+.muted { color: {{.Muted}}; font-weight: normal; }
+.nowrap li { white-space: nowrap; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 .skip { position: absolute; left: -999em; }
 .skip:focus { position: static; }
