@@ -14,7 +14,7 @@ import (
 	"github.com/secslo/secslo/sources"
 )
 
-// The JSON API. docs/status.md documents every field; keep it in step.
+// The JSON API. docs/status.md documents every field, so change it with them.
 
 // listResponse is the body of GET /api/v1/slos.
 type listResponse struct {

@@ -12,7 +12,7 @@ import (
 )
 
 // getJSON serves one request and decodes its JSON body into generic maps,
-// so that a test sees null and missing keys as they are.
+// so that a test can tell a null value from a missing key.
 func getJSON(t *testing.T, handler http.Handler, path string) map[string]any {
 	t.Helper()
 	resp, body := get(t, handler, path)
@@ -29,8 +29,8 @@ func getJSON(t *testing.T, handler http.Handler, path string) map[string]any {
 	return out
 }
 
-// field returns obj[key] and fails when the key is missing; null values
-// return nil.
+// field returns obj[key], which is nil for null, and fails when the key
+// is missing.
 func field(t *testing.T, obj any, key string) any {
 	t.Helper()
 	m, ok := obj.(map[string]any)

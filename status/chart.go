@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/prometheus/promql"
 )
 
-// Size of the error budget chart in SVG user units. The SVG scales to the
-// page width; the margins leave room for the axis labels.
+// Size of the error budget chart in SVG user units. The SVG shrinks to
+// narrow pages, and the margins leave room for the axis labels.
 const (
 	chartWidth        = 720
 	chartHeight       = 260
@@ -35,8 +35,8 @@ type chart struct {
 	Width, Height int
 	// Left, Right, Top and Bottom bound the plot area.
 	Left, Right, Top, Bottom float64
-	// Path is the d attribute of the line; a gap in the data starts a new
-	// subpath. Empty without data.
+	// Path is the d attribute of the line, empty without data. A gap in
+	// the data starts a new subpath.
 	Path   string
 	ZeroY  float64
 	YTicks []chartTick
@@ -129,8 +129,8 @@ func linePath(points []promql.FPoint, scale chartScale, step time.Duration) stri
 	return strings.TrimSpace(b.String())
 }
 
-// round1 rounds an SVG coordinate to a tenth of a unit, finer than any
-// screen shows.
+// round1 rounds an SVG coordinate to a tenth of a unit, which is below
+// one pixel at the chart's size.
 func round1(v float64) float64 {
 	return math.Round(v*10) / 10
 }

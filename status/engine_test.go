@@ -14,7 +14,7 @@ import (
 	"github.com/secslo/secslo/slo"
 )
 
-// testNow is the evaluation time of every test; the data ends there.
+// testNow is the evaluation time of every test and the end of its data.
 var testNow = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 
 // testEngine is a real Prometheus TSDB and PromQL engine behind the
@@ -30,8 +30,8 @@ func openTestEngine(tb testing.TB, engineOpts promql.EngineOpts) *testEngine {
 	if err != nil {
 		tb.Fatalf("failed to open the TSDB: %v", err)
 	}
-	// The tests write 30 days of samples into the head at once; compacting
-	// them into blocks would only slow the tests down.
+	// The tests write 30 days of samples into the head at once, and
+	// compacting them into blocks would only slow the tests down.
 	db.DisableCompactions()
 	tb.Cleanup(func() {
 		if err := db.Close(); err != nil {

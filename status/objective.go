@@ -35,7 +35,7 @@ var periodWindow = strings.TrimPrefix(slo.RecordErrorRatioPeriod, slo.RecordErro
 type objectiveStatus struct {
 	SLO *slo.SLO
 	// External lists the metrics that the SLI needs and secslo does not
-	// export; non-empty means only an external Prometheus evaluates it.
+	// export. When it is not empty, only an external Prometheus evaluates it.
 	External []string
 	// Evaluated is false when the embedded engine is disabled.
 	Evaluated bool
@@ -254,8 +254,8 @@ func compareGroups(a, b *groupStatus) int {
 	return labels.Compare(a.Labels, b.Labels)
 }
 
-// compareBudgets orders remaining budgets lowest first and NaN last;
-// cmp.Compare would put NaN first.
+// compareBudgets orders remaining budgets lowest first and NaN last,
+// where cmp.Compare would put NaN first.
 func compareBudgets(a, b float64) int {
 	switch aNaN, bNaN := math.IsNaN(a), math.IsNaN(b); {
 	case aNaN && bNaN:

@@ -24,8 +24,8 @@ func keyOf(s *slo.SLO) objectiveKey {
 	return objectiveKey{service: s.Service, name: s.Name}
 }
 
-// reading is what the engine stores for the objectives at one time,
-// indexed by objective and by group.
+// reading is the engine's values for the objectives at one time, indexed
+// by objective and by group.
 type reading struct {
 	// groups maps an objective to its groups, keyed by the text of the
 	// group's labels ("{}" for an SLO without group_by).

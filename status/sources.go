@@ -11,9 +11,9 @@ import (
 // sourceIndex maps a built-in SLI id to the sources whose latest good
 // result carries it, in the State's order (by name).
 //
-// NOTE: a source that has not yet refreshed successfully has no result,
-// so it is not listed under any SLI until its first good refresh; the
-// sources section of the page lists it regardless.
+// NOTE: a source without a successful refresh has no result, so no SLI
+// lists it until its first good refresh. The page's sources section lists
+// it regardless.
 type sourceIndex map[string][]*sources.SourceStatus
 
 // feeding returns the sources that feed the SLI of s. Custom SLIs read

@@ -25,7 +25,7 @@ type Evaluator interface {
 
 // Paths served by the status page.
 const (
-	// PathSLOs lists every objective as JSON; PathSLOs/{service}/{slo}
+	// PathSLOs lists every objective as JSON, and PathSLOs/{service}/{slo}
 	// returns one objective with its error budget history.
 	PathSLOs = "/api/v1/slos"
 	// PathDetail is followed by {service}/{slo} for the detail view.
@@ -38,7 +38,7 @@ const defaultEvaluationInterval = time.Minute
 
 // Options configures a Page.
 type Options struct {
-	// SLOs returns the current objectives; the result changes on a config
+	// SLOs returns the current objectives. The result changes on a config
 	// reload, so the page calls it on every request.
 	SLOs func() []*slo.SLO
 	// Evaluator queries the embedded engine. Nil means the engine is

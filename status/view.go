@@ -14,8 +14,8 @@ import (
 	"github.com/secslo/secslo/sources"
 )
 
-// maxCharts caps the error budget charts of one detail view; an SLO with
-// more groups lists the rest in the JSON API only.
+// maxCharts caps the error budget charts of one detail view. Only the
+// JSON API has the history of the groups beyond it.
 const maxCharts = 50
 
 //go:embed templates/*.html
@@ -47,7 +47,7 @@ var (
 	notFoundTemplate = parseTemplate("notfound.html")
 )
 
-// parseTemplate parses one page with the shared layout; its entry point is
+// parseTemplate parses one page with the shared layout. Its entry point is
 // the template "page".
 func parseTemplate(page string) *template.Template {
 	return template.Must(template.New(page).Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/"+page))
