@@ -77,11 +77,12 @@ func (p *Page) overview(ctx context.Context) *overview {
 // configured objective has that service and name.
 func (p *Page) detail(ctx context.Context, service, name string) (*detail, bool) {
 	at := p.now()
-	i := slices.IndexFunc(p.opts.SLOs(), func(s *slo.SLO) bool { return s.Service == service && s.Name == name })
+	slos := p.opts.SLOs()
+	i := slices.IndexFunc(slos, func(s *slo.SLO) bool { return s.Service == service && s.Name == name })
 	if i < 0 {
 		return nil, false
 	}
-	s := p.opts.SLOs()[i]
+	s := slos[i]
 
 	key := keyOf(s)
 	rd := p.readIfEnabled(ctx, map[objectiveKey]*slo.SLO{key: s}, at, objectiveFilter(key))
