@@ -35,9 +35,11 @@ type chart struct {
 	Width, Height int
 	// Left, Right, Top and Bottom bound the plot area.
 	Left, Right, Top, Bottom float64
-	// Path is the d attribute of the line, empty without data. A gap in
-	// the data starts a new subpath.
-	Path   string
+	// Path is the d attribute of the line, empty when no point has a
+	// neighbour. A gap in the data starts a new subpath.
+	Path string
+	// Dots are the points without a neighbour within one and a half steps.
+	Dots   []chartDot
 	ZeroY  float64
 	YTicks []chartTick
 	XTicks []chartTick
@@ -53,6 +55,11 @@ type chartTick struct {
 	Label               string
 	// Anchor is the SVG text-anchor of the label.
 	Anchor string
+}
+
+// chartDot is a point of the chart without a neighbour, in SVG user units.
+type chartDot struct {
+	X, Y float64
 }
 
 // chartScale maps times and values to SVG coordinates.
@@ -89,7 +96,7 @@ func newBudgetChart(id, title string, points []promql.FPoint, start, end time.Ti
 		}
 	}
 
-	c.Path = linePath(points, scale, step)
+	c.Path, c.Dots = linePath(points, scale, step)
 	c.ZeroY = round1(scale.y(0))
 	c.AxisTitleX = round1((c.Left + c.Right) / 2)
 	c.AxisTitleY = chartHeight - 6
@@ -100,33 +107,54 @@ func newBudgetChart(id, title string, points []promql.FPoint, start, end time.Ti
 	return c
 }
 
-// linePath returns the d attribute of the line through points. A point
-// more than one and a half steps after the previous one starts a new
-// subpath, so that a gap in the data shows as a gap.
-func linePath(points []promql.FPoint, scale chartScale, step time.Duration) string {
+// linePath returns the d attribute of the line through points, and the
+// points without a neighbour, which a line cannot show. A point more than one
+// and a half steps after the previous one starts a new subpath, so that a
+// gap in the data shows as a gap.
+func linePath(points []promql.FPoint, scale chartScale, step time.Duration) (string, []chartDot) {
 	var b strings.Builder
-	maxGap := (step + step/2).Milliseconds()
-	previous := int64(math.MinInt64)
-	for _, p := range points {
-		if !isFinite(p.F) {
-			previous = math.MinInt64
+	var dots []chartDot
+	for _, run := range contiguousRuns(points, step) {
+		if len(run) == 1 {
+			dots = append(dots, chartDot{X: round1(scale.x(time.UnixMilli(run[0].T))), Y: round1(scale.y(run[0].F))})
 			continue
 		}
-
-		command := "L"
-		if previous == math.MinInt64 || p.T-previous > maxGap {
-			command = "M"
+		for i, p := range run {
+			command := "L"
+			if i == 0 {
+				command = "M"
+			}
+			fmt.Fprintf(&b, "%s%s %s ", command, formatCoordinate(scale.x(time.UnixMilli(p.T))), formatCoordinate(scale.y(p.F)))
 		}
-		x, y := scale.x(time.UnixMilli(p.T)), scale.y(p.F)
-		fmt.Fprintf(&b, "%s%s %s ", command, formatCoordinate(x), formatCoordinate(y))
-		// A lone point draws a zero-length segment, which the round line
-		// cap shows as a dot.
-		if command == "M" {
-			fmt.Fprintf(&b, "L%s %s ", formatCoordinate(x), formatCoordinate(y))
-		}
-		previous = p.T
 	}
-	return strings.TrimSpace(b.String())
+	return strings.TrimSpace(b.String()), dots
+}
+
+// contiguousRuns splits points into runs without gaps: a point that is not
+// finite, or that comes more than one and a half steps after the previous
+// one, ends a run.
+func contiguousRuns(points []promql.FPoint, step time.Duration) [][]promql.FPoint {
+	maxGap := (step + step/2).Milliseconds()
+	var runs [][]promql.FPoint
+	var run []promql.FPoint
+	for _, p := range points {
+		if !isFinite(p.F) {
+			runs, run = appendRun(runs, run), nil
+			continue
+		}
+		if len(run) > 0 && p.T-run[len(run)-1].T > maxGap {
+			runs, run = appendRun(runs, run), nil
+		}
+		run = append(run, p)
+	}
+	return appendRun(runs, run)
+}
+
+func appendRun(runs [][]promql.FPoint, run []promql.FPoint) [][]promql.FPoint {
+	if len(run) == 0 {
+		return runs
+	}
+	return append(runs, run)
 }
 
 // round1 rounds an SVG coordinate to a tenth of a unit, which is below
@@ -140,8 +168,8 @@ func formatCoordinate(v float64) string {
 }
 
 // yTicks labels 100 %, 50 %, 0 % and, when the budget is overspent, half
-// the lowest value and the lowest value, leaving out labels too close to
-// the one above.
+// the lowest value and the lowest value, in whole percent. It leaves out
+// labels too close to the one above.
 func yTicks(scale chartScale) []chartTick {
 	values := []float64{scale.yMax, scale.yMax / 2, 0}
 	if scale.yMin < 0 {
@@ -154,7 +182,8 @@ func yTicks(scale chartScale) []chartTick {
 		if len(ticks) > 0 && pos-ticks[len(ticks)-1].Pos < chartMinTickGap {
 			continue
 		}
-		ticks = append(ticks, chartTick{Pos: round1(pos), LabelX: scale.c.Left - 6, LabelY: round1(pos + 4), Label: formatPercent(v), Anchor: "end"})
+		label := formatDecimal(v*100, 0) + " %"
+		ticks = append(ticks, chartTick{Pos: round1(pos), LabelX: scale.c.Left - 6, LabelY: round1(pos + 4), Label: label, Anchor: "end"})
 	}
 	return ticks
 }

@@ -98,4 +98,5 @@ svg.chart .grid { stroke: {{.Grid}}; stroke-width: 1; }
 svg.chart .axis { stroke: {{.Text}}; stroke-width: 1; }
 svg.chart .zero { stroke: {{.Text}}; stroke-width: 1.5; stroke-dasharray: 6 4; }
 svg.chart .line { fill: none; stroke: {{.Chart}}; stroke-width: 2.5; stroke-linejoin: round; stroke-linecap: round; }
+svg.chart .dot { fill: {{.Chart}}; }
 `
