@@ -205,6 +205,10 @@ func (e *Engine) Start() {
 func (e *Engine) Stop() error {
 	if e.cancel != nil {
 		e.cancel()
+	} else {
+		// Groups loaded by Update wait for the manager to run before they
+		// can stop, so a manager that never ran is run to let them stop.
+		go e.rules.Run()
 	}
 	e.rules.Stop()
 	e.wg.Wait()
