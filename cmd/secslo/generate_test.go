@@ -56,6 +56,25 @@ func TestValidateReportsLengthenedWindows(t *testing.T) {
 	}
 }
 
+func TestValidateReportsExternalSLOs(t *testing.T) {
+	code, stdout, stderr := runCommand(t, "validate", "--config.file="+exampleConfig)
+
+	if code != exitOK {
+		t.Fatalf("exit status %d, want 0; stderr:\n%s", code, stderr)
+	}
+	for _, want := range []string{
+		"auth/login-errors: objective 99.5 % over 30d, error budget 0.005, controls none\n  evaluated only by an external Prometheus: secslo serve's engine cannot evaluate it, because secslo does not serve auth_login_requests_total\n",
+		"because secslo does not serve auth_mfa_challenge_duration_seconds_bucket, auth_mfa_challenge_duration_seconds_count\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if n := strings.Count(stdout, "evaluated only by an external Prometheus"); n != 2 {
+		t.Errorf("output reports %d external SLOs, want the 2 Sloth SLOs of the example:\n%s", n, stdout)
+	}
+}
+
 func TestValidateFailsWithPositions(t *testing.T) {
 	spec := writeSpec(t, strings.Replace(validSpec, "objective: 90", "objective: 190", 1))
 

@@ -45,6 +45,9 @@ func printSLOReport(w io.Writer, s *slo.SLO) {
 	fmt.Fprintf(w, "%s/%s: objective %s %% over %s, error budget %s, controls %s\n",
 		s.Service, s.Name, strconv.FormatFloat(s.Objective, 'f', -1, 64), slo.FormatDuration(s.Period), formatNumber(s.ErrorBudget()), controls)
 
+	if external := s.ExternalMetrics(); len(external) > 0 {
+		fmt.Fprintf(w, "  evaluated only by an external Prometheus: secslo serve's engine cannot evaluate it, because secslo does not serve %s\n", strings.Join(external, ", "))
+	}
 	if s.ZeroTolerance() {
 		page, ticket := s.ZeroToleranceWindows()
 		fmt.Fprintf(w, "  zero tolerance: page on any bad event within %s, ticket within %s\n", slo.FormatDuration(page), slo.FormatDuration(ticket))
