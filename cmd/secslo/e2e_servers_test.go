@@ -182,10 +182,19 @@ func (r promQueryResult) empty() bool {
 // returns status 400 or 422 for a query it rejects, with a JSON body that
 // names the error, so the body is decoded whatever the status.
 func queryPrometheus(ctx context.Context, prometheusURL, query string) (promQueryResult, error) {
+	return queryPrometheusAt(ctx, prometheusURL, query, time.Time{})
+}
+
+// queryPrometheusAt runs an instant query at the time at, or at the
+// server's current time when at is zero.
+func queryPrometheusAt(ctx context.Context, prometheusURL, query string, at time.Time) (promQueryResult, error) {
 	var result promQueryResult
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	form := url.Values{"query": {query}}
+	if !at.IsZero() {
+		form.Set("time", fmt.Sprintf("%.3f", float64(at.UnixMilli())/1000))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, prometheusURL+"/api/v1/query", strings.NewReader(form.Encode()))
 	if err != nil {
 		return result, err

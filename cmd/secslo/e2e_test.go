@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http/httptest"
 	"os"
@@ -459,32 +458,12 @@ func copyExample(t *testing.T, dir string) exampleCopy {
 	return exampleCopy{file: file, pageReceiver: alerting["page_receiver"].(string), ticketReceiver: alerting["ticket_receiver"].(string)}
 }
 
-// startE2EServe runs secslo serve through Run on a free loopback port until
-// the test ends, and returns its address once it is ready.
+// startE2EServe runs secslo serve without its engine, through Run, on a
+// free loopback port until the test ends, and returns its address once it
+// is ready.
 func startE2EServe(t *testing.T, config string) string {
 	t.Helper()
-	addr := freeAddress(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
-	exit := make(chan int, 1)
-	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + config, "--web.listen-address=" + addr, "--ledger.path=" + filepath.Join(t.TempDir(), "secslo-ledger.db"), "--engine.disabled"}, io.Discard, stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != exitOK {
-				t.Errorf("serve exited with %d after cancel, want %d; log:\n%s", code, exitOK, stderr.String())
-			}
-		case <-time.After(shutdownTimeout + 5*time.Second):
-			t.Errorf("serve did not return within %s of cancel", shutdownTimeout+5*time.Second)
-		}
-	})
-	if err := pollReady(addr, e2eStartTimeout, exit); err != nil {
-		t.Fatalf("%v; log:\n%s", err, stderr.String())
-	}
-	return addr
+	return startServeWith(t, "--config.file="+config, "--ledger.path="+filepath.Join(t.TempDir(), "secslo-ledger.db"), "--engine.disabled")
 }
 
 // logCoverageNoncompliant returns the inventory's count of critical assets
