@@ -22,6 +22,10 @@ var commands = map[string]func(args []string) error{
 	"refresh":  runRefresh,
 	"floor":    runFloor,
 	"scrape":   runScrape,
+
+	"objectives":     runObjectives,
+	"engine-history": runEngineHistory,
+	"procstat":       runProcStat,
 }
 
 func main() {
