@@ -96,7 +96,7 @@ func TestServeCountsEventsOnceAcrossSIGKILL(t *testing.T) {
 	// milliseconds around the "started source" line. That refresh re-reads
 	// a counted export and took about 55 % as long as the first, so a delay
 	// of 10 to 25 % of the first refresh lands inside it.
-	run := startServeProcess(t, secslo, firstConfig, ledger, addr)
+	run := startServeProcess(t, secslo, firstConfig, ledger, addr, "--engine.disabled")
 	started := run.waitStarted(t)
 	committed := run.waitCommits(t, 1)[0]
 	firstRefresh := committed.Sub(started)
@@ -118,7 +118,7 @@ func TestServeCountsEventsOnceAcrossSIGKILL(t *testing.T) {
 	// inside the bbolt transaction. Run 4 is killed at random within 40 ms
 	// of that moment, while bbolt writes and syncs the file or just after.
 	for n := 2; n <= 4; n++ {
-		run := startServeProcess(t, secslo, bothConfig, ledger, addr)
+		run := startServeProcess(t, secslo, bothConfig, ledger, addr, "--engine.disabled")
 		started := run.waitStarted(t)
 		t.Logf("run %d started with the counters of %s", n, describeCounters(scrapeAtStart(t, addr), wantFirst, wantFinal))
 
@@ -146,7 +146,7 @@ func TestServeCountsEventsOnceAcrossSIGKILL(t *testing.T) {
 	// reads the newer export alone, as a rolling export that dropped the
 	// oldest incidents. Once the newer export is counted, neither run may
 	// change a counter.
-	run = startServeProcess(t, secslo, bothConfig, ledger, addr)
+	run = startServeProcess(t, secslo, bothConfig, ledger, addr, "--engine.disabled")
 	started = run.waitStarted(t)
 	t.Logf("run 5 started with the counters of %s", describeCounters(scrapeAtStart(t, addr), wantFirst, wantFinal))
 	committed = run.waitCommits(t, 1)[0]
@@ -154,7 +154,7 @@ func TestServeCountsEventsOnceAcrossSIGKILL(t *testing.T) {
 	t.Logf("run 5 read both exports in %s and counted %d events", committed.Sub(started).Round(time.Millisecond), run.counted())
 	run.kill(t)
 
-	run = startServeProcess(t, secslo, rollingConfig, ledger, addr)
+	run = startServeProcess(t, secslo, rollingConfig, ledger, addr, "--engine.disabled")
 	rollingStarted := run.waitStarted(t)
 	poller.waitFor(t, wantFinal, run.waitCommits(t, 1)[0])
 	samples := waitForPrometheusSamples(t, prometheus.url, wantFinal, rollingStarted)
@@ -358,15 +358,16 @@ type serveProcess struct {
 	countedEvents int
 }
 
-// startServeProcess starts bin serve with config and ledger on addr, at
-// debug level so that every commit is logged. The process is killed when
-// the test ends, if it still runs.
-func startServeProcess(t *testing.T, bin, config, ledger, addr string) *serveProcess {
+// startServeProcess starts bin serve with config and ledger on addr and
+// the further flags, at debug level so that every commit is logged. The
+// process is killed when the test ends, if it still runs.
+func startServeProcess(t *testing.T, bin, config, ledger, addr string, flags ...string) *serveProcess {
 	t.Helper()
 	p := &serveProcess{exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve",
-		"--config.file="+config, "--ledger.path="+ledger, "--web.listen-address="+addr,
-		"--log.level=debug", "--log.format=json", "--engine.disabled")
+	args := []string{"serve",
+		"--config.file=" + config, "--ledger.path=" + ledger, "--web.listen-address=" + addr,
+		"--log.level=debug", "--log.format=json"}
+	p.cmd = exec.Command(bin, append(args, flags...)...)
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -118,10 +118,7 @@ func TestEndToEndExampleBurn(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "example")
 	config := copyExample(t, dir)
 	out := filepath.Join(dir, "out")
-	var stdout, stderr bytes.Buffer
-	if code := Run(context.Background(), []string{"generate", "--config.file=" + config.file, "--output.dir=" + out, "--output.no-tests"}, &stdout, &stderr); code != exitOK {
-		t.Fatalf("generate exited with %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
-	}
+	generateExample(t, config.file, out)
 	secsloAddr := startE2EServe(t, config.file)
 
 	path := pagePath{pageReceiver: config.pageReceiver, ticketReceiver: config.ticketReceiver}
@@ -458,6 +455,16 @@ func copyExample(t *testing.T, dir string) exampleCopy {
 	return exampleCopy{file: file, pageReceiver: alerting["page_receiver"].(string), ticketReceiver: alerting["ticket_receiver"].(string)}
 }
 
+// generateExample runs secslo generate on the config file into out,
+// without the rule tests, which the end-to-end tests do not run.
+func generateExample(t *testing.T, configFile, out string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := Run(context.Background(), []string{"generate", "--config.file=" + configFile, "--output.dir=" + out, "--output.no-tests"}, &stdout, &stderr); code != exitOK {
+		t.Fatalf("generate exited with %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
+	}
+}
+
 // startE2EServe runs secslo serve without its engine, through Run, on a
 // free loopback port until the test ends, and returns its address once it
 // is ready.
@@ -648,10 +655,19 @@ func startRouting(t *testing.T, bin, name, wantErr string, config *webhookConfig
 
 // backfillCleanHistory writes blocks into dataDir with the two 5-minute
 // sums that the log coverage rules record, at the values the example's
-// data gives, one sample per evaluation interval, from 6 hours to 61
-// minutes before now. burnAndRepair explains why the history stops an
+// data gives, one sample per e2eInterval, from 6 hours to 61 minutes
+// before now. burnAndRepair explains why the history stops an
 // hour early. The rules themselves run unchanged on the live data.
 func backfillCleanHistory(t *testing.T, promtool, dataDir, ruleFile, secsloAddr string) {
+	t.Helper()
+	backfillCleanHistoryEvery(t, promtool, dataDir, ruleFile, secsloAddr, e2eInterval)
+}
+
+// backfillCleanHistoryEvery is backfillCleanHistory for rules evaluated
+// every interval. Each 5-minute sum adds up 5m/interval samples of the
+// values that secslo at secsloAddr serves, one sum per interval, so that
+// the history weighs as much per second as the live data.
+func backfillCleanHistoryEvery(t *testing.T, promtool, dataDir, ruleFile, secsloAddr string, interval time.Duration) {
 	t.Helper()
 	data, err := os.ReadFile(ruleFile)
 	if err != nil {
@@ -676,10 +692,14 @@ func backfillCleanHistory(t *testing.T, promtool, dataDir, ruleFile, secsloAddr 
 	// Each recorded sum adds up the samples of one 5-minute range.
 	families := scrapeMetrics(t, secsloAddr)
 	selector := map[string]string{slo.LabelSource: "inventory", slo.LabelSLI: "log_coverage"}
-	samplesPerRange := float64(5 * time.Minute / e2eInterval)
-	values := map[string]float64{
-		slo.RecordTotalSum: gaugeValue(families, slo.MetricObjects, selector) * samplesPerRange,
-		slo.RecordBadSum:   gaugeValue(families, slo.MetricNoncompliantObjects, selector) * samplesPerRange,
+	samplesPerRange := float64(5 * time.Minute / interval)
+	values := map[string]float64{}
+	for record, gauge := range map[string]string{slo.RecordTotalSum: slo.MetricObjects, slo.RecordBadSum: slo.MetricNoncompliantObjects} {
+		value := gaugeValue(families, gauge, selector)
+		if value < 0 {
+			t.Fatalf("secslo at %s serves no %s of log coverage, which the history of %s is computed from", secsloAddr, gauge, record)
+		}
+		values[record] = value * samplesPerRange
 	}
 
 	var om bytes.Buffer
@@ -687,7 +707,7 @@ func backfillCleanHistory(t *testing.T, promtool, dataDir, ruleFile, secsloAddr 
 	for _, record := range sortedKeys(map[string]string{slo.RecordTotalSum: "", slo.RecordBadSum: ""}) {
 		fmt.Fprintf(&om, "# TYPE %s gauge\n", record)
 		series := record + "{" + openMetricsLabels(sums[record]) + "}"
-		for at := now.Add(-6 * time.Hour); at.Before(now.Add(-61 * time.Minute)); at = at.Add(e2eInterval) {
+		for at := now.Add(-6 * time.Hour); at.Before(now.Add(-61 * time.Minute)); at = at.Add(interval) {
 			fmt.Fprintf(&om, "%s %g %d\n", series, values[record], at.Unix())
 		}
 	}
