@@ -129,36 +129,43 @@ start() {
 	return 1
 }
 
-build
-write_config
-declare -A flags
-for variant in "${variants[@]}"; do
-	flags[$variant]=$(prepare "$variant")
-done
-for variant in "${variants[@]}"; do
-	start "$variant" "${flags[$variant]}"
-done
+main() {
+	build
+	write_config
+	declare -A flags
+	for variant in "${variants[@]}"; do
+		flags[$variant]=$(prepare "$variant")
+	done
+	for variant in "${variants[@]}"; do
+		start "$variant" "${flags[$variant]}"
+	done
 
-log "started ${variants[*]}; warming up for $WARMUP s"
-sleep "$WARMUP"
-log "measuring for $WINDOW s, reading every $READ_EVERY s"
-measurers=()
-for variant in "${variants[@]}"; do
-	"$work/benchtool" procstat -pid "$(cat "$work/$variant/pid")" -window "${WINDOW}s" -interval "${READ_EVERY}s" \
-		-metrics "http://127.0.0.1:$(cat "$work/$variant/port")/metrics" -samples "$work/$variant/samples.tsv" \
-		>"$work/$variant/summary" &
-	measurers+=("$!")
-done
-for pid in "${measurers[@]}"; do
-	wait "$pid"
-done
-log "done"
+	log "started ${variants[*]}; warming up for $WARMUP s"
+	sleep "$WARMUP"
+	log "measuring for $WINDOW s, reading every $READ_EVERY s"
+	measurers=()
+	for variant in "${variants[@]}"; do
+		"$work/benchtool" procstat -pid "$(cat "$work/$variant/pid")" -window "${WINDOW}s" -interval "${READ_EVERY}s" \
+			-metrics "http://127.0.0.1:$(cat "$work/$variant/port")/metrics" -samples "$work/$variant/samples.tsv" \
+			>"$work/$variant/summary" &
+		measurers+=("$!")
+	done
+	for pid in "${measurers[@]}"; do
+		wait "$pid"
+	done
+	log "done"
 
-echo "commit $(git -C "$root" rev-parse --short HEAD)${BENCH_REV:+ (built from $BENCH_REV)}; $OBJECTIVES objectives, $PER_SERVICE per service; warm-up ${WARMUP}s, window ${WINDOW}s"
-echo "nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/\t//'); memory $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
-for variant in "${variants[@]}"; do
-	echo "== $variant"
-	cat "$work/$variant/summary"
-	errors=$(grep -c 'level=ERROR' "$work/$variant/serve.log" || true)
-	echo "log_errors $errors"
-done
+	echo "commit $(git -C "$root" rev-parse --short HEAD)${BENCH_REV:+ (built from $BENCH_REV)}; $OBJECTIVES objectives, $PER_SERVICE per service; warm-up ${WARMUP}s, window ${WINDOW}s"
+	echo "nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/\t//'); memory $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	for variant in "${variants[@]}"; do
+		echo "== $variant"
+		cat "$work/$variant/summary"
+		errors=$(grep -c 'level=ERROR' "$work/$variant/serve.log" || true)
+		echo "log_errors $errors"
+	done
+}
+
+# The whole file is read before main runs, so that editing the script
+# during a run cannot change the run.
+main "$@"
+exit
