@@ -63,7 +63,7 @@ var (
 
 func TestEngineEndToEndPageAcrossSIGKILL(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the engine end-to-end test builds secslo and runs for about a minute and a half; skipped with -short")
+		t.Skip("the engine end-to-end test builds secslo and runs for about 40 seconds; skipped with -short")
 	}
 	promtool := requireE2ETool(t, "promtool", "prometheus")
 	alertmanagerBin := requireE2ETool(t, "prometheus-alertmanager", "prometheus-alertmanager")
