@@ -61,6 +61,11 @@ type Options struct {
 	// ExternalURL is the address users reach secslo at; alerts link to the
 	// status page of their SLO below it.
 	ExternalURL *url.URL
+	// Started, if set, holds back the first stored samples until it
+	// returns true, so that the history does not begin with a partial view
+	// of sources that are still reading their first export. serve passes
+	// a check that every source finished its first refresh.
+	Started func() bool
 	// Job and Instance label every stored sample, as a Prometheus scrape of
 	// the exporter would.
 	Job, Instance string

@@ -22,6 +22,10 @@ func (e *Engine) ingestLoop(ctx context.Context) {
 	ticker := time.NewTicker(e.opts.Interval)
 	defer ticker.Stop()
 
+	if !e.waitForSources(ctx) {
+		return
+	}
+
 	var previous map[uint64]labels.Labels
 	for {
 		stored, err := e.ingest(ctx, time.Now(), previous)
@@ -37,6 +41,23 @@ func (e *Engine) ingestLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// waitForSources polls Options.Started until it returns true, and returns
+// false when ctx ends first.
+func (e *Engine) waitForSources(ctx context.Context) bool {
+	if e.opts.Started == nil {
+		return true
+	}
+	const poll = 50 * time.Millisecond
+	for !e.opts.Started() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(poll):
+		}
+	}
+	return true
 }
 
 // ingest gathers the exporter's metrics and stores them at now in one

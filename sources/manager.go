@@ -70,6 +70,18 @@ func (s *State) Ready() bool {
 	return true
 }
 
+// Attempted reports whether every source has finished at least one
+// refresh, good or not, so that the metrics no longer change because a
+// source is still starting.
+func (s *State) Attempted() bool {
+	for _, st := range s.Sources {
+		if st.Refreshes == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // Manager refreshes each configured source in the background on its own
 // interval and publishes the results as an immutable State. Readers call
 // State, which never waits for a refresh.

@@ -89,6 +89,7 @@ func (f *engineFlags) openEngine(configFile, listenAddress string, srv *sources.
 		Registerer:    srv.Registry(),
 		Alertmanagers: alertmanagers,
 		ExternalURL:   external,
+		Started:       func() bool { return srv.Manager().State().Attempted() },
 		Job:           slo.Namespace,
 		Instance:      instanceLabel(listenAddress),
 		Logger:        logger,
