@@ -67,12 +67,23 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := queryContext(r)
 	defer cancel()
-	vector, err := e.Query(ctx, r.FormValue("query"), ts)
+	q, err := e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
 	if err != nil {
-		e.writeError(w, http.StatusUnprocessableEntity, "execution", err)
+		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", err))
 		return
 	}
-	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: "vector", Result: vector}})
+	defer q.Close()
+
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		e.writeError(w, http.StatusUnprocessableEntity, "execution", res.Err)
+		return
+	}
+	var result any = res.Value
+	if matrix, ok := res.Value.(promql.Matrix); ok {
+		result = rangeResult(matrix)
+	}
+	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(res.Value.Type()), Result: result}})
 }
 
 func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
@@ -84,17 +95,33 @@ func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := queryContext(r)
 	defer cancel()
-	matrix, err := e.QueryRange(ctx, r.FormValue("query"), start, end, step)
+	q, err := e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
 	if err != nil {
-		e.writeError(w, http.StatusUnprocessableEntity, "execution", err)
+		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", err))
 		return
 	}
+	defer q.Close()
 
+	res := q.Exec(ctx)
+	if res.Err != nil {
+		e.writeError(w, http.StatusUnprocessableEntity, "execution", res.Err)
+		return
+	}
+	matrix, ok := res.Value.(promql.Matrix)
+	if !ok {
+		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid expression type %q for range query, must be Scalar or instant Vector", res.Value.Type()))
+		return
+	}
+	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(res.Value.Type()), Result: rangeResult(matrix)}})
+}
+
+// rangeResult converts a matrix into the series of the API's response.
+func rangeResult(matrix promql.Matrix) []rangeSeries {
 	result := make([]rangeSeries, len(matrix))
 	for i, series := range matrix {
 		result[i] = rangeSeries{Metric: series.Metric, Values: series.Floats}
 	}
-	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: "matrix", Result: result}})
+	return result
 }
 
 func rangeParams(r *http.Request) (start, end time.Time, step time.Duration, err error) {
