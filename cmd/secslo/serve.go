@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,7 +21,9 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/secslo/secslo/engine"
+	"github.com/secslo/secslo/slo"
 	"github.com/secslo/secslo/sources"
+	"github.com/secslo/secslo/status"
 )
 
 // defaultListenAddress is the default of --web.listen-address. Port 20027
@@ -44,6 +47,9 @@ type serveCommand struct {
 	web             *web.FlagConfig
 	log             promslog.Config
 	engine          engineFlags
+
+	// slos holds the SLOs of the latest accepted config, for the status page.
+	slos atomic.Pointer[[]*slo.SLO]
 }
 
 func (c *serveCommand) register(app *kingpin.Application) {
@@ -70,7 +76,11 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 	logger := promslog.New(&c.log)
 	logger.Info("starting secslo", "version", version.Info(), "build_context", version.BuildContext())
 
-	var eng *engine.Engine
+	var (
+		eng  *engine.Engine
+		srv  *sources.Server
+		page *status.Page
+	)
 	srv, err := sources.NewServer(sources.ServerOptions{
 		ConfigFile:      c.configFile,
 		Registry:        sourceRegistry(),
@@ -79,7 +89,9 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		LedgerPath:      c.ledgerPath,
 		EnableLifecycle: c.enableLifecycle,
 		OnLoad:          func(cfg *sources.FileConfig) error { return c.applySpecs(eng, cfg) },
+		LandingPage:     http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { page.ServeHTTP(w, r) }),
 		Routes: func(mux *http.ServeMux) {
+			page.Register(mux)
 			if eng != nil {
 				eng.RegisterAPI(mux)
 			}
@@ -99,6 +111,8 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 		defer stopEngine(eng, logger)
 	}
 
+	page = c.statusPage(eng, srv, logger)
+
 	// Catch SIGHUP before starting, so that a reload signal sent as soon as
 	// the server responds cannot end the process.
 	hup := make(chan os.Signal, 1)
@@ -117,17 +131,40 @@ func (c *serveCommand) run(ctx context.Context, stdout, stderr io.Writer) int {
 }
 
 // applySpecs loads the SLO specs of cfg and hands them to the engine, if it
-// runs. Invalid specs reject the config, as invalid sources do.
+// runs, and to the status page. Invalid specs reject the config, as invalid
+// sources do.
 func (c *serveCommand) applySpecs(eng *engine.Engine, cfg *sources.FileConfig) error {
 	slos, err := c.engine.loadSLOs(cfg)
 	if err != nil {
 		return err
 	}
-	if eng == nil {
-		return nil
+	if eng != nil {
+		if _, err := eng.Update(slos); err != nil {
+			return err
+		}
 	}
-	_, err = eng.Update(slos)
-	return err
+	c.slos.Store(&slos)
+	return nil
+}
+
+// statusPage builds the status page. Without the engine it shows the specs
+// and says that an external Prometheus evaluates them.
+func (c *serveCommand) statusPage(eng *engine.Engine, srv *sources.Server, logger *slog.Logger) *status.Page {
+	opts := status.Options{
+		SLOs: func() []*slo.SLO {
+			if slos := c.slos.Load(); slos != nil {
+				return *slos
+			}
+			return nil
+		},
+		Sources:            srv.Manager().State,
+		Logger:             logger,
+		EvaluationInterval: time.Duration(c.engine.interval),
+	}
+	if eng != nil {
+		opts.Evaluator = eng
+	}
+	return status.New(opts)
 }
 
 func (c *serveCommand) listenAddress() string {
