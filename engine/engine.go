@@ -91,8 +91,38 @@ type Engine struct {
 	// retention is the retention the storage applies now.
 	retention time.Duration
 
+	metrics engineMetrics
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// engineMetrics are the engine's own metrics, beside Prometheus's.
+type engineMetrics struct {
+	ingestFailures prometheus.Counter
+	lastIngest     prometheus.Gauge
+	externalSLOs   prometheus.Gauge
+}
+
+func newEngineMetrics(reg prometheus.Registerer) engineMetrics {
+	m := engineMetrics{
+		ingestFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: slo.MetricEngineIngestFailures,
+			Help: "Intervals whose samples the embedded engine failed to store.",
+		}),
+		lastIngest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: slo.MetricEngineLastIngest,
+			Help: "Unix time of the latest samples the embedded engine stored.",
+		}),
+		externalSLOs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: slo.MetricEngineExternalSLOs,
+			Help: "SLOs that only an external Prometheus evaluates, because they read metrics secslo does not serve.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.ingestFailures, m.lastIngest, m.externalSLOs)
+	}
+	return m
 }
 
 // Open opens or creates the storage and builds the engine, which does
@@ -110,7 +140,8 @@ func Open(opts Options) (*Engine, error) {
 		return nil, err
 	}
 
-	e := &Engine{opts: opts, logger: opts.Logger.With("component", "engine"), db: db, alerts: newAlertLog(opts.Logger.With("component", "engine")), retention: opts.Retention}
+	e := &Engine{opts: opts, logger: opts.Logger.With("component", "engine"), db: db, alerts: newAlertLog(opts.Logger.With("component", "engine")),
+		retention: opts.Retention, metrics: newEngineMetrics(opts.Registerer)}
 	e.queries = promql.NewEngine(promql.EngineOpts{
 		Logger:               opts.Logger.With("component", "query engine"),
 		Reg:                  opts.Registerer,
@@ -160,7 +191,7 @@ func openTSDB(opts Options) (*tsdb.DB, error) {
 	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
 	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, tsdbOpts, nil)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open the engine storage %s: %w", dir, err)
+		return nil, fmt.Errorf("failed to open the engine storage %s: %w; if another secslo serve uses this folder, give each its own --storage.path", dir, err)
 	}
 	return db, nil
 }

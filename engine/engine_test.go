@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/secslo/secslo/slo"
 )
@@ -173,6 +174,9 @@ func TestUpdateLeavesExternalSLOsOut(t *testing.T) {
 	if len(external) != 1 || external[0].SLO != "login-errors" || !slices.Equal(external[0].Metrics, []string{"http_requests_total"}) {
 		t.Errorf("external SLOs = %+v, want login-errors needing http_requests_total", external)
 	}
+	if got := testutil.ToFloat64(e.metrics.externalSLOs); got != 1 {
+		t.Errorf("%s = %g, want 1", slo.MetricEngineExternalSLOs, got)
+	}
 	var groups []string
 	for _, g := range e.rules.RuleGroups() {
 		groups = append(groups, g.Name())
@@ -244,6 +248,9 @@ func TestEngineFiresPageOnFastBurn(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	if got := testutil.ToFloat64(e.metrics.lastIngest); got < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("%s = %g, want the time of a recent ingest", slo.MetricEngineLastIngest, got)
+	}
 	remaining, ok := queryOne(t, e, slo.RecordBudgetRemaining, time.Now())
 	if !ok || remaining > -20 {
 		t.Errorf("budget remaining = %g (present %t), want -24 for an error ratio of 0.5 against a budget of 0.02", remaining, ok)
@@ -271,6 +278,20 @@ func TestReopenedStorageKeepsSamples(t *testing.T) {
 	got, ok := queryOne(t, reopened, slo.MetricObjects, at)
 	if !ok || got != 7 {
 		t.Errorf("after reopening, %s = %g (present %t), want 7", slo.MetricObjects, got, ok)
+	}
+}
+
+func TestOpenRejectsStorageInUse(t *testing.T) {
+	dir := t.TempDir()
+	first := openTestEngine(t, dir, prometheus.NewRegistry(), time.Minute)
+	defer first.Stop()
+
+	_, err := Open(Options{StoragePath: dir, Interval: time.Minute, Retention: time.Hour, Gatherer: prometheus.NewRegistry()})
+	if err == nil {
+		t.Fatal("a second engine opened the storage that the first one holds")
+	}
+	if !strings.Contains(err.Error(), "give each its own --storage.path") {
+		t.Errorf("error %q does not say how to fix it", err)
 	}
 }
 

@@ -28,10 +28,13 @@ func (e *Engine) ingestLoop(ctx context.Context) {
 
 	var previous map[uint64]labels.Labels
 	for {
-		stored, err := e.ingest(ctx, time.Now(), previous)
+		now := time.Now()
+		stored, err := e.ingest(ctx, now, previous)
 		if err != nil {
+			e.metrics.ingestFailures.Inc()
 			e.logger.Error("failed to store the exporter's samples", "err", err)
 		} else {
+			e.metrics.lastIngest.Set(float64(now.UnixMilli()) / 1000)
 			previous = stored
 		}
 

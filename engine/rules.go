@@ -93,6 +93,7 @@ func (e *Engine) Update(slos []*slo.SLO) ([]External, error) {
 	e.mu.Lock()
 	e.slos, e.external = slos, external
 	e.mu.Unlock()
+	e.metrics.externalSLOs.Set(float64(len(external)))
 	for _, x := range external {
 		e.logger.Warn("not evaluated by the embedded engine", "service", x.Service, "slo", x.SLO, "missing_metrics", strings.Join(x.Metrics, ","))
 	}

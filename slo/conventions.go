@@ -112,6 +112,20 @@ const (
 	MetricEventDuration = Namespace + "_sli_event_duration_seconds"
 )
 
+// Metrics of the embedded rule engine of secslo serve. The TSDB, the rules
+// manager and the notifier add Prometheus's own prometheus_* metrics.
+const (
+	// MetricEngineIngestFailures counts the intervals whose samples the
+	// engine failed to store.
+	MetricEngineIngestFailures = Namespace + "_engine_ingest_failures_total"
+	// MetricEngineLastIngest is the Unix time of the latest stored samples.
+	MetricEngineLastIngest = Namespace + "_engine_last_ingest_success_timestamp_seconds"
+	// MetricEngineExternalSLOs is the number of SLOs that the engine leaves
+	// to an external Prometheus because they read metrics secslo does not
+	// serve.
+	MetricEngineExternalSLOs = Namespace + "_engine_external_slos"
+)
+
 // Exporter metrics about the health of each source.
 const (
 	MetricSourceUp              = Namespace + "_source_up"
