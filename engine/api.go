@@ -67,23 +67,19 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := queryContext(r)
 	defer cancel()
-	q, err := e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
+	value, err := run(ctx, func() (promql.Query, error) {
+		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
+	})
 	if err != nil {
-		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", err))
+		e.writeQueryError(w, err)
 		return
 	}
-	defer q.Close()
 
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		e.writeError(w, http.StatusUnprocessableEntity, "execution", res.Err)
-		return
-	}
-	var result any = res.Value
-	if matrix, ok := res.Value.(promql.Matrix); ok {
+	var result any = value
+	if matrix, ok := value.(promql.Matrix); ok {
 		result = rangeResult(matrix)
 	}
-	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(res.Value.Type()), Result: result}})
+	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(value.Type()), Result: result}})
 }
 
 func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
@@ -95,24 +91,18 @@ func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
 
 	ctx, cancel := queryContext(r)
 	defer cancel()
-	q, err := e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
+	value, err := run(ctx, func() (promql.Query, error) {
+		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
+	})
 	if err != nil {
-		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", err))
+		e.writeQueryError(w, err)
 		return
 	}
-	defer q.Close()
 
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		e.writeError(w, http.StatusUnprocessableEntity, "execution", res.Err)
-		return
-	}
-	matrix, ok := res.Value.(promql.Matrix)
-	if !ok {
-		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid expression type %q for range query, must be Scalar or instant Vector", res.Value.Type()))
-		return
-	}
-	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(res.Value.Type()), Result: rangeResult(matrix)}})
+	// The engine rejects every expression but scalars and instant vectors
+	// when it builds a range query, so the value is a matrix.
+	matrix, _ := value.(promql.Matrix)
+	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(value.Type()), Result: rangeResult(matrix)}})
 }
 
 // rangeResult converts a matrix into the series of the API's response.
@@ -174,6 +164,17 @@ func queryContext(r *http.Request) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(r.Context(), d)
 	}
 	return context.WithCancel(r.Context())
+}
+
+// writeQueryError writes 400 bad_data for a query that the engine
+// rejected and 422 execution for one that failed to run, as Prometheus does.
+func (e *Engine) writeQueryError(w http.ResponseWriter, err error) {
+	var invalid *invalidQueryError
+	if errors.As(err, &invalid) {
+		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", invalid.err))
+		return
+	}
+	e.writeError(w, http.StatusUnprocessableEntity, "execution", err)
 }
 
 func (e *Engine) writeError(w http.ResponseWriter, status int, kind string, err error) {

@@ -1,7 +1,7 @@
-// Package engine evaluates secslo's generated rules inside secslo serve:
-// it stores the exporter's own samples in a Prometheus TSDB, evaluates the
-// rule groups that secslo generate writes with the Prometheus rules manager
-// and PromQL engine, and sends alerts through the Prometheus notifier.
+// Package engine evaluates secslo's generated rules inside secslo serve.
+// It stores the exporter's own samples in a Prometheus TSDB and evaluates
+// the rule groups that secslo generate writes with the Prometheus rules
+// manager and PromQL engine. Alerts go out through the Prometheus notifier.
 package engine
 
 import (
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/notifier"
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/rules"
 	"github.com/prometheus/prometheus/tsdb"
 
@@ -261,31 +262,46 @@ func (e *Engine) Stop() error {
 
 // Query evaluates an instant query over the engine's storage.
 func (e *Engine) Query(ctx context.Context, query string, ts time.Time) (promql.Vector, error) {
-	q, err := e.queries.NewInstantQuery(ctx, e.db, nil, query, ts)
+	value, err := run(ctx, func() (promql.Query, error) { return e.queries.NewInstantQuery(ctx, e.db, nil, query, ts) })
 	if err != nil {
 		return nil, err
 	}
-	defer q.Close()
-
-	res := q.Exec(ctx)
-	if res.Err != nil {
-		return nil, res.Err
-	}
-	switch v := res.Value.(type) {
+	switch v := value.(type) {
 	case promql.Vector:
 		return v, nil
 	case promql.Scalar:
 		return promql.Vector{promql.Sample{T: v.T, F: v.V}}, nil
 	default:
-		return nil, fmt.Errorf("query %q returned a %s, not a vector", query, res.Value.Type())
+		return nil, fmt.Errorf("query %q returned a %s, not a vector", query, value.Type())
 	}
 }
 
 // QueryRange evaluates a range query over the engine's storage.
 func (e *Engine) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (promql.Matrix, error) {
-	q, err := e.queries.NewRangeQuery(ctx, e.db, nil, query, start, end, step)
+	value, err := run(ctx, func() (promql.Query, error) { return e.queries.NewRangeQuery(ctx, e.db, nil, query, start, end, step) })
 	if err != nil {
 		return nil, err
+	}
+	m, ok := value.(promql.Matrix)
+	if !ok {
+		return nil, fmt.Errorf("range query %q returned a %s, not a matrix", query, value.Type())
+	}
+	return m, nil
+}
+
+// invalidQueryError is a query that the PromQL engine rejected before
+// running it, such as one that does not parse.
+type invalidQueryError struct{ err error }
+
+func (e *invalidQueryError) Error() string { return e.err.Error() }
+func (e *invalidQueryError) Unwrap() error { return e.err }
+
+// run builds a query with newQuery, runs it and closes it. A query that
+// cannot be built returns an *invalidQueryError.
+func run(ctx context.Context, newQuery func() (promql.Query, error)) (parser.Value, error) {
+	q, err := newQuery()
+	if err != nil {
+		return nil, &invalidQueryError{err}
 	}
 	defer q.Close()
 
@@ -293,9 +309,5 @@ func (e *Engine) QueryRange(ctx context.Context, query string, start, end time.T
 	if res.Err != nil {
 		return nil, res.Err
 	}
-	m, ok := res.Value.(promql.Matrix)
-	if !ok {
-		return nil, fmt.Errorf("range query %q returned a %s, not a matrix", query, res.Value.Type())
-	}
-	return m, nil
+	return res.Value, nil
 }
