@@ -63,6 +63,17 @@ trap cleanup EXIT
 
 log() { echo "[$(date +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2; }
 
+# built_commit prints the commit that the build reads, and whether the
+# working tree differs from it.
+built_commit() {
+	local commit
+	commit=$(git -C "$root" rev-parse --short "${BENCH_REV:-HEAD}")
+	if [[ -z ${BENCH_REV:-} ]] && ! git -C "$root" diff --quiet HEAD; then
+		commit+=" with uncommitted changes"
+	fi
+	echo "$commit"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 build() {
@@ -73,6 +84,7 @@ build() {
 		git archive "$BENCH_REV" | tar -x -C "$src"
 	fi
 	log "building secslo and benchtool from ${BENCH_REV:-the working tree}"
+	commit=$(built_commit)
 	(cd "$src" && go build -o "$work/secslo" ./cmd/secslo && go build -o "$work/benchtool" ./bench/benchtool)
 }
 
@@ -155,7 +167,7 @@ main() {
 	done
 	log "done"
 
-	echo "commit $(git -C "$root" rev-parse --short HEAD)${BENCH_REV:+ (built from $BENCH_REV)}; $OBJECTIVES objectives, $PER_SERVICE per service; warm-up ${WARMUP}s, window ${WINDOW}s"
+	echo "commit $commit; $OBJECTIVES objectives, $PER_SERVICE per service; warm-up ${WARMUP}s, window ${WINDOW}s"
 	echo "nproc $(nproc); $(grep -m1 'model name' /proc/cpuinfo | sed 's/\t//'); memory $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	for variant in "${variants[@]}"; do
 		echo "== $variant"

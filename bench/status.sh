@@ -46,6 +46,17 @@ trap cleanup EXIT
 
 log() { echo "[$(date +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2; }
 
+# built_commit prints the commit that the build reads, and whether the
+# working tree differs from it.
+built_commit() {
+	local commit
+	commit=$(git -C "$root" rev-parse --short "${BENCH_REV:-HEAD}")
+	if [[ -z ${BENCH_REV:-} ]] && ! git -C "$root" diff --quiet HEAD; then
+		commit+=" with uncommitted changes"
+	fi
+	echo "$commit"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # metric_sum NAME: sums every series of NAME on serve's /metrics.
@@ -68,6 +79,8 @@ main() {
 	fi
 
 	log "building secslo and benchtool from ${BENCH_REV:-the working tree}"
+	local commit
+	commit=$(built_commit)
 	(cd "$src" && go build -o "$work/secslo" ./cmd/secslo && go build -o "$work/benchtool" ./bench/benchtool)
 	cp "$root/examples/secslo.yaml" "$work/secslo.yaml"
 	ln -s "$root/examples/data" "$work/data"
@@ -105,7 +118,7 @@ main() {
 		fi
 	done
 
-	echo "commit $(git -C "$root" rev-parse --short HEAD)${BENCH_REV:+ (built from $BENCH_REV)}; $OBJECTIVES objectives, $PER_SERVICE per service, after $EVALUATIONS evaluations"
+	echo "commit $commit; $OBJECTIVES objectives, $PER_SERVICE per service, after $EVALUATIONS evaluations"
 	for path in / /api/v1/slos; do
 		log "requesting GET $path for $DURATION s"
 		echo "GET $path: $(curl -fs -o /dev/null -w '%{size_download}' "$base$path") bytes; $("$work/benchtool" scrape -url "$base$path" -concurrency 1 -duration "${DURATION}s") ms; load $(cut -d' ' -f1 /proc/loadavg)"
