@@ -27,13 +27,14 @@ const (
 // as Prometheus limits it.
 const maxRangePoints = 11000
 
-// RegisterAPI adds the query endpoints to mux, for GET and for POST with a
-// form body.
+// RegisterAPI adds the query, label and series endpoints to mux, for GET
+// and for POST with a form body.
 func (e *Engine) RegisterAPI(mux *http.ServeMux) {
 	for _, method := range []string{http.MethodGet, http.MethodPost} {
 		mux.HandleFunc(method+" "+PathQuery, e.serveQuery)
 		mux.HandleFunc(method+" "+PathQueryRange, e.serveQueryRange)
 	}
+	e.registerMetadataAPI(mux)
 }
 
 // apiResponse is the envelope of every response, as Prometheus writes it.

@@ -114,6 +114,10 @@ func TestEngineMatchesPrometheus(t *testing.T) {
 	t.Run("same alerts at the same time", func(t *testing.T) {
 		watch.compare(t, started, consistencyAlertSlack)
 	})
+	// Grafana's Prometheus data source can point at secslo itself.
+	t.Run("dashboard queries run on the engine", func(t *testing.T) {
+		checkDashboardQueries(t, "http://"+engineAddr, filepath.Join(out, "dashboards"))
+	})
 }
 
 // waitForScrapes waits until Prometheus reports a scrape of target, failed
