@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,34 +90,10 @@ func TestBrowserStatusPage(t *testing.T) {
 // address once it is ready.
 func startEngineServe(t *testing.T, config string) string {
 	t.Helper()
-	addr := freeAddress(t)
-	args := []string{
-		"serve", "--config.file=" + config, "--web.listen-address=" + addr,
-		"--ledger.path=" + filepath.Join(t.TempDir(), "secslo-ledger.db"),
-		"--storage.path=" + filepath.Join(t.TempDir(), "engine"),
-		"--engine.evaluation-interval=1s",
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	stderr := &syncBuffer{}
-	exit := make(chan int, 1)
-	go func() { exit <- Run(ctx, args, io.Discard, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-exit:
-			if code != exitOK {
-				t.Errorf("serve exited with %d after cancel, want %d; log:\n%s", code, exitOK, stderr.String())
-			}
-		case <-time.After(shutdownTimeout + 5*time.Second):
-			t.Errorf("serve did not return within %s of cancel", shutdownTimeout+5*time.Second)
-		}
-	})
-
-	if err := pollReady(addr, e2eStartTimeout, exit); err != nil {
-		t.Fatalf("%v; log:\n%s", err, stderr.String())
-	}
-	return addr
+	return startServeWith(t, "--config.file="+config,
+		"--ledger.path="+filepath.Join(t.TempDir(), "secslo-ledger.db"),
+		"--storage.path="+filepath.Join(t.TempDir(), "engine"),
+		"--engine.evaluation-interval=1s")
 }
 
 // apiObjective is the part of an objective in the status API that the
