@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -183,22 +182,10 @@ func TestExampleRulesPassPromtool(t *testing.T) {
 }
 
 func TestExampleServe(t *testing.T) {
-	addr := freeAddress(t)
 	// A fresh ledger per run, so that the counters are those of the data
 	// alone, and so that the test writes nothing into the package folder.
 	ledger := filepath.Join(t.TempDir(), "secslo-ledger.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var stderr syncBuffer
-	exit := make(chan int, 1)
-	go func() {
-		exit <- Run(ctx, []string{"serve", "--config.file=" + exampleConfig, "--web.listen-address=" + addr, "--ledger.path=" + ledger, "--storage.path=" + t.TempDir()}, io.Discard, &stderr)
-	}()
-
-	if err := pollReady(addr, 30*time.Second, exit); err != nil {
-		cancel()
-		t.Fatalf("%v; log:\n%s", err, stderr.String())
-	}
+	addr := startServeWith(t, "--config.file="+exampleConfig, "--ledger.path="+ledger, "--storage.path="+t.TempDir())
 	families := scrapeMetrics(t, addr)
 
 	for _, source := range exampleSources {
@@ -223,16 +210,6 @@ func TestExampleServe(t *testing.T) {
 	}
 	checkControlRegister(t, families, time.Now())
 	checkEventCounters(t, families, time.Now())
-
-	cancel()
-	select {
-	case code := <-exit:
-		if code != exitOK {
-			t.Errorf("serve exited with %d after cancel, want %d; log:\n%s", code, exitOK, stderr.String())
-		}
-	case <-time.After(shutdownTimeout + 5*time.Second):
-		t.Fatalf("serve did not return within %s of cancel", shutdownTimeout+5*time.Second)
-	}
 }
 
 // checkControlRegister checks the control register's values, which depend
