@@ -6,9 +6,9 @@
 # OBJECTIVES objectives on the built-in SLIs over the sources of
 # examples/secslo.yaml, as bench/engine.sh configures them. Once every
 # rule group has been evaluated EVALUATIONS times, one client requests
-# GET / and then GET /api/v1/slos, one request after the other, for
-# DURATION seconds each, and prints the latency percentiles in
-# milliseconds. The engine keeps evaluating every 30 seconds meanwhile,
+# GET /, GET /api/v1/slos and the detail view of one objective, one
+# request after the other, for DURATION seconds each, and prints the
+# latency percentiles in milliseconds. The engine keeps evaluating every 30 seconds meanwhile,
 # as it does in production.
 #
 # Usage: bench/status.sh. Settings from the environment (defaults in
@@ -119,7 +119,9 @@ main() {
 	done
 
 	echo "commit $commit; $OBJECTIVES objectives, $PER_SERVICE per service, after $EVALUATIONS evaluations"
-	for path in / /api/v1/slos; do
+	# The detail view of the first objective also runs a range query over
+	# its period, which covers only the minutes since start here.
+	for path in / /api/v1/slos /slos/service-000/objective-0000; do
 		log "requesting GET $path for $DURATION s"
 		echo "GET $path: $(curl -fs -o /dev/null -w '%{size_download}' "$base$path") bytes; $("$work/benchtool" scrape -url "$base$path" -concurrency 1 -duration "${DURATION}s") ms; load $(cut -d' ' -f1 /proc/loadavg)"
 	done
