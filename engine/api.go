@@ -66,7 +66,11 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	ctx, cancel := queryContext(r)
+	ctx, cancel, err := queryContext(r)
+	if err != nil {
+		e.writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
 	defer cancel()
 	value, err := run(ctx, func() (promql.Query, error) {
 		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
@@ -90,7 +94,11 @@ func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	ctx, cancel := queryContext(r)
+	ctx, cancel, err := queryContext(r)
+	if err != nil {
+		e.writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
 	defer cancel()
 	value, err := run(ctx, func() (promql.Query, error) {
 		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
@@ -159,23 +167,46 @@ func parseStep(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("cannot parse %q to a valid positive duration", s)
 }
 
-// queryContext bounds a query by the request and by its timeout parameter.
-func queryContext(r *http.Request) (context.Context, context.CancelFunc) {
-	if d, err := parseStep(r.FormValue("timeout")); err == nil {
-		return context.WithTimeout(r.Context(), d)
+// queryContext bounds a query by the request and by its optional timeout
+// parameter, which must be a positive duration as in Prometheus.
+func queryContext(r *http.Request) (context.Context, context.CancelFunc, error) {
+	v := r.FormValue("timeout")
+	if v == "" {
+		ctx, cancel := context.WithCancel(r.Context())
+		return ctx, cancel, nil
 	}
-	return context.WithCancel(r.Context())
+	d, err := parseStep(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid parameter \"timeout\": %w", err)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), d)
+	return ctx, cancel, nil
 }
 
-// writeQueryError writes 400 bad_data for a query that the engine
-// rejected and 422 execution for one that failed to run, as Prometheus does.
+// statusClientClosedRequest is nginx's non-standard 499, which Prometheus's
+// API returns for a query whose request was canceled.
+const statusClientClosedRequest = 499
+
+// writeQueryError writes err with the status and errorType of Prometheus's
+// API (web/api/v1 of github.com/prometheus/prometheus v0.316.0). A rejected
+// query is 400 bad_data and a timed-out one 503 timeout. A canceled request
+// is 499 canceled, and any other failure is 422 execution.
 func (e *Engine) writeQueryError(w http.ResponseWriter, err error) {
 	var invalid *invalidQueryError
-	if errors.As(err, &invalid) {
+	var timeout promql.ErrQueryTimeout
+	var canceled promql.ErrQueryCanceled
+	// A query can time out while it is built, so the timeout and the
+	// cancellation come before the rejection that wraps them.
+	switch {
+	case errors.As(err, &timeout):
+		e.writeError(w, http.StatusServiceUnavailable, "timeout", err)
+	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
+		e.writeError(w, statusClientClosedRequest, "canceled", err)
+	case errors.As(err, &invalid):
 		e.writeError(w, http.StatusBadRequest, "bad_data", fmt.Errorf("invalid parameter \"query\": %w", invalid.err))
-		return
+	default:
+		e.writeError(w, http.StatusUnprocessableEntity, "execution", err)
 	}
-	e.writeError(w, http.StatusUnprocessableEntity, "execution", err)
 }
 
 func (e *Engine) writeError(w http.ResponseWriter, status int, kind string, err error) {

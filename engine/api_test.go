@@ -72,6 +72,10 @@ func TestQueryAPIAnswersAsPrometheus(t *testing.T) {
 		{"invalid time is a 400", PathQuery, url.Values{"query": {"1"}, "time": {"yesterday"}}, 400, `invalid parameter \"time\"`},
 		{"end before start is a 400", PathQueryRange, url.Values{"query": {"1"}, "start": {unix}, "end": {"1"}, "step": {"1"}}, 400, "end timestamp must not be before start"},
 		{"too many points is a 400", PathQueryRange, url.Values{"query": {"1"}, "start": {"0"}, "end": {unix}, "step": {"1"}}, 400, "maximum resolution"},
+		{"invalid timeout is a 400", PathQuery, url.Values{"query": {"1"}, "timeout": {"soon"}}, 400, `invalid parameter \"timeout\"`},
+		{"negative timeout is a 400", PathQueryRange, url.Values{"query": {"1"}, "start": {unix}, "end": {unix}, "step": {"1"}, "timeout": {"-1"}}, 400, `invalid parameter \"timeout\"`},
+		// A deadline of 1ns has passed before the engine starts the query.
+		{"expired timeout is a 503", PathQuery, url.Values{"query": {"1"}, "timeout": {"0.000000001"}}, 503, `"errorType":"timeout"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
