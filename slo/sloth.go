@@ -14,6 +14,9 @@ import (
 // have no period and no control ids: the period comes from the caller and
 // the controls stay empty.
 func parseSloth(doc *document, period time.Duration) ([]*SLO, Problems) {
+	if msg := checkSlothPeriod(period); msg != "" {
+		return nil, Problems{doc.problem("", "%s", msg)}
+	}
 	shape := doc.checkShape(doc.root, reflect.TypeOf(slothv1.Spec{}), "", "json")
 
 	var spec slothv1.Spec
@@ -25,6 +28,18 @@ func parseSloth(doc *document, period time.Duration) ([]*SLO, Problems) {
 	}
 	slos, problems := convertSloth(doc, &spec, period)
 	return mergeShapeProblems(slos, shape, problems)
+}
+
+// checkSlothPeriod returns a message unless period, which secslo's
+// --sloth.period flag sets, is a whole number of days from 1 to
+// MaxPeriodDays, as the period of a secslo/v1 spec must be.
+func checkSlothPeriod(period time.Duration) string {
+	const day = 24 * time.Hour
+	if period%day == 0 && period >= day && period <= MaxPeriodDays*day {
+		return ""
+	}
+	return fmt.Sprintf("invalid --sloth.period %s for this Sloth spec, which has no period of its own; set a whole number of days from 1d to %dd, such as 30d",
+		FormatDuration(period), MaxPeriodDays)
 }
 
 func convertSloth(doc *document, spec *slothv1.Spec, period time.Duration) ([]*SLO, Problems) {

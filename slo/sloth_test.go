@@ -54,3 +54,19 @@ func TestParseSlothSpecRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestParseSlothSpecRejectsPeriod(t *testing.T) {
+	spec := readFixture(t, "sloth-getting-started.yaml")
+	for _, period := range []time.Duration{time.Minute, 36 * time.Hour, (MaxPeriodDays + 1) * day} {
+		t.Run(period.String(), func(t *testing.T) {
+			slos, problems := Parse("sloth.yaml", []byte(spec), LoadOptions{SlothPeriod: period})
+
+			if len(slos) != 0 {
+				t.Errorf("got %d SLOs, want none", len(slos))
+			}
+			if !strings.Contains(problems.Error(), "--sloth.period") {
+				t.Errorf("got %v, want a problem naming --sloth.period", problems)
+			}
+		})
+	}
+}
