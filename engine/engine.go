@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -191,8 +192,13 @@ func openTSDB(opts Options) (*tsdb.DB, error) {
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
 	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, tsdbOpts, nil)
+	// The TSDB returns the errno of flock(2) when another process holds
+	// the folder's lock file.
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, fmt.Errorf("failed to open the engine storage %s: %w; another process holds its lock, so stop that process or, if it is another secslo serve, give each its own --storage.path", dir, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("failed to open the engine storage %s: %w; if another secslo serve uses this folder, give each its own --storage.path", dir, err)
+		return nil, fmt.Errorf("failed to open the engine storage %s: %w; if the file named is corrupt, move %s away or restore it from a backup, or set another --storage.path", dir, err, opts.StoragePath)
 	}
 	return db, nil
 }

@@ -295,6 +295,29 @@ func TestOpenRejectsStorageInUse(t *testing.T) {
 	}
 }
 
+func TestOpenNamesCorruptStorageFile(t *testing.T) {
+	dir := t.TempDir()
+	openTestEngine(t, dir, prometheus.NewRegistry(), time.Minute).Stop()
+	corrupt := filepath.Join(dir, tsdbDir, "chunks_head", "000001")
+	if err := os.WriteFile(corrupt, []byte("not a head chunk file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := Open(Options{StoragePath: dir, Interval: time.Minute, Retention: time.Hour, Gatherer: prometheus.NewRegistry()})
+	if err == nil {
+		t.Fatal("the engine opened a storage with a corrupt head chunk file")
+	}
+	if !strings.Contains(err.Error(), corrupt) {
+		t.Errorf("error %q does not name %s", err, corrupt)
+	}
+	if !strings.Contains(err.Error(), "restore") {
+		t.Errorf("error %q does not say how to fix it", err)
+	}
+	if strings.Contains(err.Error(), "give each its own --storage.path") {
+		t.Errorf("error %q blames another serve for a corrupt file", err)
+	}
+}
+
 func TestOpenRejectsInvalidOptions(t *testing.T) {
 	_, err := Open(Options{})
 	if err == nil {
