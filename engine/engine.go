@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -94,9 +95,29 @@ type Engine struct {
 	retention time.Duration
 
 	metrics engineMetrics
+	// ingestStatus is the outcome of the latest attempt to store samples.
+	ingestStatus atomic.Pointer[IngestStatus]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+}
+
+// IngestStatus is the outcome of the engine's latest attempt to store
+// samples.
+type IngestStatus struct {
+	// LastSuccess is when samples were last stored; zero before the first.
+	LastSuccess time.Time
+	// LastError is the error of the latest attempt, or nil if it succeeded.
+	LastError error
+}
+
+// Ingest returns the outcome of the latest attempt to store samples, and
+// the interval at which the engine stores them.
+func (e *Engine) Ingest() (IngestStatus, time.Duration) {
+	if st := e.ingestStatus.Load(); st != nil {
+		return *st, e.opts.Interval
+	}
+	return IngestStatus{}, e.opts.Interval
 }
 
 // engineMetrics are the engine's own metrics, beside Prometheus's.

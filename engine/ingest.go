@@ -30,11 +30,8 @@ func (e *Engine) ingestLoop(ctx context.Context) {
 	for {
 		now := time.Now()
 		stored, err := e.ingest(ctx, now, previous)
-		if err != nil {
-			e.metrics.ingestFailures.Inc()
-			e.logger.Error("failed to store the exporter's samples", "err", err)
-		} else {
-			e.metrics.lastIngest.Set(float64(now.UnixMilli()) / 1000)
+		e.recordIngest(now, err)
+		if err == nil {
 			previous = stored
 		}
 
@@ -44,6 +41,24 @@ func (e *Engine) ingestLoop(ctx context.Context) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// recordIngest publishes the outcome of one attempt to store samples in
+// metrics, in the log and in Ingest.
+func (e *Engine) recordIngest(at time.Time, err error) {
+	status := IngestStatus{LastError: err}
+	if previous := e.ingestStatus.Load(); previous != nil {
+		status.LastSuccess = previous.LastSuccess
+	}
+
+	if err != nil {
+		e.metrics.ingestFailures.Inc()
+		e.logger.Error("failed to store the exporter's samples", "err", err)
+	} else {
+		status.LastSuccess = at
+		e.metrics.lastIngest.Set(float64(at.UnixMilli()) / 1000)
+	}
+	e.ingestStatus.Store(&status)
 }
 
 // waitForSources polls Options.Started until it returns true, and returns

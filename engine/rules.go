@@ -199,3 +199,16 @@ func (e *Engine) externalURL() string {
 	}
 	return e.opts.ExternalURL.String()
 }
+
+// ActiveAlerts returns the pending and firing alerts of every alerting
+// rule as the rules manager holds them. They are current from the first
+// evaluation on, while the ALERTS series appear only once the rules
+// manager has restored the state of alerts with a for duration, one
+// evaluation later.
+func (e *Engine) ActiveAlerts() []*rules.Alert {
+	var alerts []*rules.Alert
+	for _, rule := range e.rules.AlertingRules() {
+		alerts = append(alerts, rule.ActiveAlerts()...)
+	}
+	return alerts
+}
