@@ -112,7 +112,10 @@ main() {
 	local last
 	last=$(printf 'objective-%04d' $((OBJECTIVES - 1)))
 	for path in / /api/v1/slos; do
-		if ! curl -fs "$base$path" | grep -q "$last"; then
+		# A file, not a pipe: grep -q stops reading at the first match, which
+		# would fail curl under pipefail.
+		curl -fs -o "$work/body" "$base$path"
+		if ! grep -q "$last" "$work/body"; then
 			echo "GET $path does not list $last; is the status page wired into serve?" >&2
 			return 1
 		fi
