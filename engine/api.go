@@ -72,7 +72,7 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	value, err := run(ctx, func() (promql.Query, error) {
+	value, err := e.run(ctx, func() (promql.Query, error) {
 		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
 	})
 	if err != nil {
@@ -100,7 +100,7 @@ func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	value, err := run(ctx, func() (promql.Query, error) {
+	value, err := e.run(ctx, func() (promql.Query, error) {
 		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
 	})
 	if err != nil {
@@ -198,7 +198,7 @@ func (e *Engine) writeQueryError(w http.ResponseWriter, err error) {
 	// A query can time out while it is built, so the timeout and the
 	// cancellation come before the rejection that wraps them.
 	switch {
-	case errors.As(err, &timeout):
+	case errors.As(err, &timeout), errors.Is(err, context.DeadlineExceeded):
 		e.writeError(w, http.StatusServiceUnavailable, "timeout", err)
 	case errors.As(err, &canceled), errors.Is(err, context.Canceled):
 		e.writeError(w, statusClientClosedRequest, "canceled", err)

@@ -42,6 +42,26 @@ const (
 	resendDelay     = time.Minute
 )
 
+// Defaults of the query limits. The engine stores only secslo's own series,
+// a few dozen per objective, so the sample limit is a fifth of Prometheus's
+// 50 million. NOTE: that default is an estimate, not a measurement; a query
+// that needs more fails with an error that names the limit, and
+// --query.max-samples raises it.
+const (
+	DefaultMaxConcurrentQueries = 8
+	DefaultMaxSamples           = 10_000_000
+	DefaultQueryTimeout         = 2 * time.Minute
+)
+
+// Bounds of Options.Interval. The recording rules sum samples over 5-minute
+// windows, and increase() needs two samples in each, so the interval is at
+// most half of 5 minutes, with a margin for a late sample. Below a second,
+// two samples could share a millisecond timestamp.
+const (
+	MinInterval = time.Second
+	MaxInterval = 2 * time.Minute
+)
+
 // Options configures an Engine.
 type Options struct {
 	// StoragePath is the folder of the TSDB and of the rule files that the
@@ -51,7 +71,23 @@ type Options struct {
 	Interval time.Duration
 	// Retention is how long samples are kept, at least. Use Retention to
 	// derive it from the SLOs; Update raises it when later SLOs need more.
+	// Open raises it to the retention recorded in the storage folder by
+	// the previous run, so that a restart after a mistaken edit deletes no
+	// history, and records the result.
 	Retention time.Duration
+	// FixedRetention makes Retention exact: Open neither raises it to the
+	// recorded retention nor lets Update raise it, and records it, so that
+	// a lower retention can be set on purpose (--storage.retention).
+	FixedRetention bool
+	// MaxConcurrentQueries bounds the queries of Query, QueryRange and the
+	// query API that run at once; others wait. Rule evaluation is not
+	// counted. Zero means DefaultMaxConcurrentQueries.
+	MaxConcurrentQueries int
+	// MaxSamples bounds the samples one query may hold in memory. Zero
+	// means DefaultMaxSamples.
+	MaxSamples int
+	// QueryTimeout bounds each query. Zero means DefaultQueryTimeout.
+	QueryTimeout time.Duration
 	// Gatherer supplies the samples, usually the exporter's registry. Only
 	// families in secslo's namespace are stored.
 	Gatherer prometheus.Gatherer
@@ -95,6 +131,9 @@ type Engine struct {
 	retention time.Duration
 
 	metrics engineMetrics
+	// querySlots holds one token per running query of Query, QueryRange
+	// and the query API.
+	querySlots chan struct{}
 	// ingestStatus is the outcome of the latest attempt to store samples.
 	ingestStatus atomic.Pointer[IngestStatus]
 
@@ -157,19 +196,27 @@ func Open(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.withQueryDefaults()
+	if err := opts.applyRecordedRetention(); err != nil {
+		return nil, err
+	}
 
 	db, err := openTSDB(opts)
 	if err != nil {
 		return nil, err
 	}
+	if err := recordRetention(opts.StoragePath, opts.Retention); err != nil {
+		db.Close()
+		return nil, err
+	}
 
 	e := &Engine{opts: opts, logger: opts.Logger.With("component", "engine"), db: db, alerts: newAlertLog(opts.Logger.With("component", "engine")),
-		retention: opts.Retention, metrics: newEngineMetrics(opts.Registerer)}
+		retention: opts.Retention, metrics: newEngineMetrics(opts.Registerer), querySlots: make(chan struct{}, opts.MaxConcurrentQueries)}
 	e.queries = promql.NewEngine(promql.EngineOpts{
 		Logger:               opts.Logger.With("component", "query engine"),
 		Reg:                  opts.Registerer,
-		MaxSamples:           50_000_000,
-		Timeout:              2 * time.Minute,
+		MaxSamples:           opts.MaxSamples,
+		Timeout:              opts.QueryTimeout,
 		LookbackDelta:        5 * time.Minute,
 		EnableAtModifier:     true,
 		EnableNegativeOffset: true,
@@ -187,8 +234,12 @@ func (o *Options) check() error {
 	if o.StoragePath == "" {
 		errs = append(errs, errors.New("missing storage path; set --storage.path"))
 	}
-	if o.Interval <= 0 {
-		errs = append(errs, fmt.Errorf("invalid evaluation interval %s; set a positive duration such as 30s", o.Interval))
+	if o.Interval < MinInterval || o.Interval > MaxInterval {
+		errs = append(errs, fmt.Errorf("invalid evaluation interval %s; set --engine.evaluation-interval between %s and %s, because the rules need two samples in every 5-minute window",
+			o.Interval, slo.FormatDuration(MinInterval), slo.FormatDuration(MaxInterval)))
+	}
+	if o.MaxConcurrentQueries < 0 || o.MaxSamples < 0 || o.QueryTimeout < 0 {
+		errs = append(errs, errors.New("invalid query limits; set --query.max-concurrency, --query.max-samples and --query.timeout to positive values"))
 	}
 	if o.Retention <= 0 {
 		errs = append(errs, fmt.Errorf("invalid retention %s; it must be positive", o.Retention))
@@ -204,6 +255,29 @@ func (o *Options) check() error {
 	return errors.Join(errs...)
 }
 
+func (o *Options) withQueryDefaults() {
+	if o.MaxConcurrentQueries == 0 {
+		o.MaxConcurrentQueries = DefaultMaxConcurrentQueries
+	}
+	if o.MaxSamples == 0 {
+		o.MaxSamples = DefaultMaxSamples
+	}
+	if o.QueryTimeout == 0 {
+		o.QueryTimeout = DefaultQueryTimeout
+	}
+}
+
+// maxBlockDuration returns the longest block that compaction may build: a
+// tenth of the retention, at most 31 days and at least the 2-hour head
+// block, as Prometheus derives it from its retention. The default of the
+// TSDB library is 2 hours, which leaves about 400 blocks for 33 days, and
+// every period ratio reads all of them at each evaluation.
+func maxBlockDuration(retention time.Duration) time.Duration {
+	const longest = 31 * 24 * time.Hour
+	shortest := time.Duration(tsdb.DefaultBlockDuration) * time.Millisecond
+	return max(min(retention/10, longest), shortest)
+}
+
 func openTSDB(opts Options) (*tsdb.DB, error) {
 	dir := filepath.Join(opts.StoragePath, tsdbDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -212,6 +286,7 @@ func openTSDB(opts Options) (*tsdb.DB, error) {
 
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
+	tsdbOpts.MaxBlockDuration = maxBlockDuration(opts.Retention).Milliseconds()
 	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, tsdbOpts, nil)
 	// The TSDB returns the errno of flock(2) when another process holds
 	// the folder's lock file.
@@ -289,7 +364,7 @@ func (e *Engine) Stop() error {
 
 // Query evaluates an instant query over the engine's storage.
 func (e *Engine) Query(ctx context.Context, query string, ts time.Time) (promql.Vector, error) {
-	value, err := run(ctx, func() (promql.Query, error) { return e.queries.NewInstantQuery(ctx, e.db, nil, query, ts) })
+	value, err := e.run(ctx, func() (promql.Query, error) { return e.queries.NewInstantQuery(ctx, e.db, nil, query, ts) })
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +380,7 @@ func (e *Engine) Query(ctx context.Context, query string, ts time.Time) (promql.
 
 // QueryRange evaluates a range query over the engine's storage.
 func (e *Engine) QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (promql.Matrix, error) {
-	value, err := run(ctx, func() (promql.Query, error) { return e.queries.NewRangeQuery(ctx, e.db, nil, query, start, end, step) })
+	value, err := e.run(ctx, func() (promql.Query, error) { return e.queries.NewRangeQuery(ctx, e.db, nil, query, start, end, step) })
 	if err != nil {
 		return nil, err
 	}
@@ -323,9 +398,17 @@ type invalidQueryError struct{ err error }
 func (e *invalidQueryError) Error() string { return e.err.Error() }
 func (e *invalidQueryError) Unwrap() error { return e.err }
 
-// run builds a query with newQuery, runs it and closes it. A query that
-// cannot be built returns an *invalidQueryError.
-func run(ctx context.Context, newQuery func() (promql.Query, error)) (parser.Value, error) {
+// run builds a query with newQuery, runs it and closes it, once a query
+// slot is free. A query that cannot be built returns an
+// *invalidQueryError.
+func (e *Engine) run(ctx context.Context, newQuery func() (promql.Query, error)) (parser.Value, error) {
+	select {
+	case e.querySlots <- struct{}{}:
+		defer func() { <-e.querySlots }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("query waited for a free slot: %w", context.Cause(ctx))
+	}
+
 	q, err := newQuery()
 	if err != nil {
 		return nil, &invalidQueryError{err}

@@ -229,7 +229,7 @@ func TestEngineFiresPageOnFastBurn(t *testing.T) {
 	objects.WithLabelValues(slo.SLILogCoverage).Set(10)
 	bad.WithLabelValues(slo.SLILogCoverage).Set(5)
 
-	e := openTestEngine(t, t.TempDir(), reg, 200*time.Millisecond)
+	e := openTestEngine(t, t.TempDir(), reg, MinInterval)
 	if _, err := e.Update(parseSLOs(t, logCoverageSpec)); err != nil {
 		t.Fatalf("Update: %v", err)
 	}
@@ -323,7 +323,7 @@ func TestOpenRejectsInvalidOptions(t *testing.T) {
 	if err == nil {
 		t.Fatal("Open accepted empty options")
 	}
-	for _, want := range []string{"missing storage path", "invalid evaluation interval", "invalid retention", "missing gatherer"} {
+	for _, want := range []string{"missing storage path", "set --engine.evaluation-interval between 1s and 2m", "invalid retention", "missing gatherer"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}

@@ -158,13 +158,14 @@ func removeOtherFiles(dir string, keep []string) error {
 	return nil
 }
 
-// growRetention raises the retention of the storage to at least want. It
-// never lowers it, so that a reload with a shorter period deletes no
-// history that a later reload may need again; a restart applies a lower one.
+// growRetention raises the retention of the storage to at least want and
+// records it. It never lowers it, so that a reload with a shorter period
+// deletes no history that a later reload may need again. With
+// FixedRetention it changes nothing.
 func (e *Engine) growRetention(want time.Duration) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if want <= e.retention {
+	if want <= e.retention || e.opts.FixedRetention {
 		return nil
 	}
 
@@ -175,6 +176,9 @@ func (e *Engine) growRetention(want time.Duration) error {
 		return fmt.Errorf("failed to raise the retention of the engine storage to %s: %w", want, err)
 	}
 	e.retention = want
+	if err := recordRetention(e.opts.StoragePath, want); err != nil {
+		return err
+	}
 	e.logger.Info("raised the retention of the engine storage", "retention", slo.FormatDuration(want))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -32,6 +33,10 @@ type engineFlags struct {
 	alertmanagers []string
 	externalURL   string
 	slothPeriod   model.Duration
+	retention     model.Duration
+	maxQueries    int
+	maxSamples    int
+	queryTimeout  model.Duration
 }
 
 func (f *engineFlags) register(cmd *kingpin.CmdClause) {
@@ -42,6 +47,14 @@ func (f *engineFlags) register(cmd *kingpin.CmdClause) {
 	cmd.Flag("alertmanager.url", "Base URL of an Alertmanager that receives the engine's alerts through API v2, such as http://alertmanager:9093; repeatable. Without one, alerts are logged and shown on the status page.").
 		StringsVar(&f.alertmanagers)
 	cmd.Flag("web.external-url", "URL under which users reach secslo, for the links in alerts. Defaults to http://HOSTNAME:PORT/ of the first listen address.").StringVar(&f.externalURL)
+	cmd.Flag("storage.retention", "How long the engine keeps samples. By default the longest SLO period plus the longest alert window, and never less than the storage folder recorded at the previous run; set it to lower the retention on purpose.").
+		SetValue(&f.retention)
+	cmd.Flag("query.max-concurrency", "Queries of the status page and the query API that run at once; others wait.").
+		Default(strconv.Itoa(engine.DefaultMaxConcurrentQueries)).IntVar(&f.maxQueries)
+	cmd.Flag("query.max-samples", "Samples one query may hold in memory; a query that needs more fails.").
+		Default(strconv.Itoa(engine.DefaultMaxSamples)).IntVar(&f.maxSamples)
+	cmd.Flag("query.timeout", "Time after which a query is cancelled.").
+		Default(model.Duration(engine.DefaultQueryTimeout).String()).SetValue(&f.queryTimeout)
 	cmd.Flag("sloth.period", "SLO period of Sloth prometheus/v1 specs, which have no period field.").Default("30d").SetValue(&f.slothPeriod)
 }
 
@@ -72,6 +85,9 @@ func (f *engineFlags) openEngine(configFile, listenAddress string, srv *sources.
 		return nil, err
 	}
 
+	if f.maxQueries < 1 || f.maxSamples < 1 {
+		return nil, fmt.Errorf("invalid query limits --query.max-concurrency=%d and --query.max-samples=%d; set both to at least 1", f.maxQueries, f.maxSamples)
+	}
 	alertmanagers, err := parseURLs(f.alertmanagers, "--alertmanager.url")
 	if err != nil {
 		return nil, err
@@ -81,18 +97,27 @@ func (f *engineFlags) openEngine(configFile, listenAddress string, srv *sources.
 		return nil, err
 	}
 
+	retention, fixed := engine.Retention(slos, minRetention), false
+	if f.retention > 0 {
+		retention, fixed = time.Duration(f.retention), true
+	}
+
 	return engine.Open(engine.Options{
-		StoragePath:   f.storagePath,
-		Interval:      time.Duration(f.interval),
-		Retention:     engine.Retention(slos, minRetention),
-		Gatherer:      srv.Registry(),
-		Registerer:    srv.Registry(),
-		Alertmanagers: alertmanagers,
-		ExternalURL:   external,
-		Started:       func() bool { return srv.Manager().State().Attempted() },
-		Job:           slo.Namespace,
-		Instance:      instanceLabel(listenAddress),
-		Logger:        logger,
+		StoragePath:          f.storagePath,
+		Interval:             time.Duration(f.interval),
+		Retention:            retention,
+		FixedRetention:       fixed,
+		MaxConcurrentQueries: f.maxQueries,
+		MaxSamples:           f.maxSamples,
+		QueryTimeout:         time.Duration(f.queryTimeout),
+		Gatherer:             srv.Registry(),
+		Registerer:           srv.Registry(),
+		Alertmanagers:        alertmanagers,
+		ExternalURL:          external,
+		Started:              func() bool { return srv.Manager().State().Attempted() },
+		Job:                  slo.Namespace,
+		Instance:             instanceLabel(listenAddress),
+		Logger:               logger,
 	})
 }
 
