@@ -136,7 +136,7 @@ func rangeParams(r *http.Request) (start, end time.Time, step time.Duration, err
 
 	switch {
 	case end.Before(start):
-		return start, end, step, errors.New("end timestamp must not be before start time")
+		return start, end, step, errors.New("invalid parameter \"end\": end timestamp must not be before start time")
 	case end.Sub(start)/step > maxRangePoints:
 		return start, end, step, fmt.Errorf("exceeded maximum resolution of %d points per series; use a larger step", maxRangePoints)
 	}

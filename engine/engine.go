@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -95,7 +96,8 @@ type Options struct {
 	// notifier; nil registers none.
 	Registerer prometheus.Registerer
 	// Alertmanagers are the base URLs of the Alertmanagers that receive
-	// alerts through API v2. Without any, alerts are only logged.
+	// alerts through API v2, with an optional path prefix and basic auth
+	// credentials. Without any, alerts are only logged.
 	Alertmanagers []*url.URL
 	// ExternalURL is the address users reach secslo at; alerts link to the
 	// status page of their SLO below it.
@@ -248,11 +250,30 @@ func (o *Options) check() error {
 		errs = append(errs, errors.New("missing gatherer"))
 	}
 	for _, u := range o.Alertmanagers {
-		if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-			errs = append(errs, fmt.Errorf("invalid Alertmanager URL %q; use http://host:port or https://host:port", u))
+		if err := checkAlertmanagerURL(u); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkAlertmanagerURL accepts http and https URLs with a host, an
+// optional port and path prefix, and optional basic auth credentials.
+// Everything else would be dropped silently, so it is rejected.
+func checkAlertmanagerURL(u *url.URL) error {
+	redacted := u.Redacted()
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" || u.Hostname() == "":
+		return fmt.Errorf("invalid Alertmanager URL %q; use http://host:port or https://host:port", redacted)
+	case u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("invalid Alertmanager URL %q: a query or fragment is not sent to Alertmanager; remove it, and put credentials in the URL as https://user:password@host:port", redacted)
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("invalid Alertmanager URL %q: port %s is outside 1 to 65535", redacted, port)
+		}
+	}
+	return nil
 }
 
 func (o *Options) withQueryDefaults() {

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -327,5 +330,90 @@ func TestOpenRejectsInvalidOptions(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
+	}
+}
+
+func TestOpenChecksAlertmanagerURLs(t *testing.T) {
+	tests := []struct {
+		name string
+		url  string
+		want string
+	}{
+		{"a query string is rejected", "http://127.0.0.1:9093/?token=abc", "a query or fragment is not sent"},
+		{"a port out of range is rejected", "http://127.0.0.1:99999", "port 99999 is outside 1 to 65535"},
+		{"another scheme is rejected", "ftp://127.0.0.1:9093", "use http://host:port"},
+		{"the password is not printed", "http://admin:s3cret@127.0.0.1:9093/?x=1", "admin:xxxxx@"},
+		{"credentials and a path prefix are accepted", "https://admin:s3cret@127.0.0.1:9093/am/", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u, err := url.Parse(tt.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := Open(Options{StoragePath: t.TempDir(), Interval: time.Minute, Retention: time.Hour, Gatherer: prometheus.NewRegistry(), Alertmanagers: []*url.URL{u}})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Open rejected %s: %v", tt.url, err)
+				}
+				e.Stop()
+				return
+			}
+			if err == nil {
+				e.Stop()
+				t.Fatalf("Open accepted %s", tt.url)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q shows the password", err)
+			}
+		})
+	}
+}
+
+// TestNotifierSendsToAlertmanager checks, against an HTTP server of the
+// test, that alerts reach the API v2 path under the URL's path prefix with
+// the URL's credentials.
+func TestNotifierSendsToAlertmanager(t *testing.T) {
+	type request struct{ path, user, password string }
+	requests := make(chan request, 100)
+	server := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, password, _ := r.BasicAuth()
+		requests <- request{r.URL.Path, user, password}
+	}))
+	defer server.Close()
+	u, err := url.Parse(server.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("pager", "s3cret")
+	u.Path = "/am/"
+
+	reg := prometheus.NewRegistry()
+	objects := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: slo.MetricObjects}, []string{slo.LabelSLI})
+	bad := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: slo.MetricNoncompliantObjects}, []string{slo.LabelSLI})
+	reg.MustRegister(objects, bad)
+	objects.WithLabelValues(slo.SLILogCoverage).Set(10)
+	bad.WithLabelValues(slo.SLILogCoverage).Set(10)
+	e, err := Open(Options{StoragePath: t.TempDir(), Interval: MinInterval, Retention: time.Hour, Gatherer: reg, Alertmanagers: []*url.URL{u}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Update(parseSLOs(t, logCoverageSpec)); err != nil {
+		t.Fatal(err)
+	}
+	e.Start()
+	defer e.Stop()
+
+	select {
+	case got := <-requests:
+		want := request{"/am/api/v2/alerts", "pager", "s3cret"}
+		if got != want {
+			t.Errorf("Alertmanager received %+v, want %+v", got, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no alert reached the Alertmanager within 30s")
 	}
 }

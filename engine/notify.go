@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	commonconfig "github.com/prometheus/common/config"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/config"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
@@ -45,6 +46,10 @@ func (e *Engine) startNotifier() {
 		am.Scheme = u.Scheme
 		am.PathPrefix = strings.TrimSuffix(u.Path, "/")
 		am.Timeout = model.Duration(alertmanagerTimeout)
+		if u.User != nil {
+			password, _ := u.User.Password()
+			am.HTTPClientConfig.BasicAuth = &commonconfig.BasicAuth{Username: u.User.Username(), Password: commonconfig.Secret(password)}
+		}
 		cfg.AlertingConfig.AlertmanagerConfigs = append(cfg.AlertingConfig.AlertmanagerConfigs, &am)
 
 		// ToMap names the sets config-0, config-1 and so on, in this order.

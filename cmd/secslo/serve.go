@@ -53,7 +53,7 @@ type serveCommand struct {
 }
 
 func (c *serveCommand) register(app *kingpin.Application) {
-	cmd := app.Command("serve", "Refresh the configured sources in the background and serve their SLIs as Prometheus metrics.")
+	cmd := app.Command("serve", "Refresh the configured sources in the background, serve their SLIs as Prometheus metrics, evaluate the SLOs with the embedded rule engine, send its alerts to Alertmanager, and serve the SLO status page.")
 	cmd.Flag("config.file", "Path to the secslo configuration file.").Default("secslo.yaml").StringVar(&c.configFile)
 	cmd.Flag("ledger.path", "Path to the ledger file that counts each event once across restarts. Created with its folder at the first refresh that returns events; an existing file that is not a secslo ledger is rejected.").
 		Default(defaultLedgerPath).StringVar(&c.ledgerPath)

@@ -44,7 +44,7 @@ func (f *engineFlags) register(cmd *kingpin.CmdClause) {
 	cmd.Flag("storage.path", "Folder of the engine's time series database and of the rule files it evaluates; created if missing.").
 		Default(defaultStoragePath).StringVar(&f.storagePath)
 	cmd.Flag("engine.evaluation-interval", "How often the engine stores the SLI samples and evaluates the rules.").Default("30s").SetValue(&f.interval)
-	cmd.Flag("alertmanager.url", "Base URL of an Alertmanager that receives the engine's alerts through API v2, such as http://alertmanager:9093; repeatable. Without one, alerts are logged and shown on the status page.").
+	cmd.Flag("alertmanager.url", "Base URL of an Alertmanager that receives the engine's alerts through API v2, such as http://alertmanager:9093 or https://user:password@host:9093/prefix; repeatable. Without one, alerts are logged and shown on the status page.").
 		StringsVar(&f.alertmanagers)
 	cmd.Flag("web.external-url", "URL under which users reach secslo, for the links in alerts. Defaults to http://HOSTNAME:PORT/ of the first listen address.").StringVar(&f.externalURL)
 	cmd.Flag("storage.retention", "How long the engine keeps samples. By default the longest SLO period plus the longest alert window, and never less than the storage folder recorded at the previous run; set it to lower the retention on purpose.").
@@ -151,8 +151,11 @@ func parseURLs(values []string, flag string) ([]*url.URL, error) {
 	urls := make([]*url.URL, 0, len(values))
 	for _, v := range values {
 		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, fmt.Errorf("invalid %s %q; use http://host:port or https://host:port", flag, v)
+		if err != nil {
+			return nil, fmt.Errorf("invalid %s: %w; use http://host:port or https://host:port", flag, err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("invalid %s %q; use http://host:port or https://host:port", flag, u.Redacted())
 		}
 		urls = append(urls, u)
 	}
