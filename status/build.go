@@ -50,8 +50,8 @@ type budgetSeries struct {
 	Points []promql.FPoint
 }
 
-// overview reads every objective with three bulk queries, whatever their
-// number, and sorts them worst error budget first.
+// overview reads every objective with two or three bulk queries, whatever
+// their number, and sorts them worst error budget first.
 func (p *Page) overview(ctx context.Context) *overview {
 	at := p.now()
 	slos := p.opts.SLOs()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/rules"
 
 	"github.com/secslo/secslo/slo"
 )
@@ -45,7 +46,8 @@ type groupReading struct {
 	alerts          []alertReading
 }
 
-// alertReading is one pending or firing alert, from an ALERTS series.
+// alertReading is one pending or firing alert, from the rules manager or
+// from an ALERTS series.
 type alertReading struct {
 	Name, State, Tier, Kind, Severity string
 }
@@ -76,18 +78,21 @@ type instantQuery struct {
 	store func(g *groupReading, sample promql.Sample)
 }
 
-// instantQueries returns the three queries that read every objective at
-// once: all error ratio series, the remaining budgets and the alerts.
-// filter narrows them, for the detail view, to one objective.
-func instantQueries(filter []*labels.Matcher) []instantQuery {
+// instantQueries returns the queries that read every objective at once:
+// all error ratio series, the remaining budgets and, when withAlerts is
+// true, the alerts. filter narrows them, for the detail view, to one
+// objective.
+func instantQueries(filter []*labels.Matcher, withAlerts bool) []instantQuery {
 	ratioName := labels.MustNewMatcher(labels.MatchRegexp, labels.MetricName, regexp.QuoteMeta(slo.RecordErrorRatioPrefix)+".+")
-	hasService := labels.MustNewMatcher(labels.MatchNotEqual, slo.LabelService, "")
-
-	return []instantQuery{
+	queries := []instantQuery{
 		{text: selector("", filter, ratioName), store: storeRatio},
 		{text: selector(slo.RecordBudgetRemaining, filter), store: storeBudget},
-		{text: selector(slo.MetricAlerts, filter, hasService), store: storeAlert},
 	}
+	if withAlerts {
+		hasService := labels.MustNewMatcher(labels.MatchNotEqual, slo.LabelService, "")
+		queries = append(queries, instantQuery{text: selector(slo.MetricAlerts, filter, hasService), store: storeAlert})
+	}
+	return queries
 }
 
 func storeRatio(g *groupReading, sample promql.Sample) {
@@ -100,14 +105,19 @@ func storeBudget(g *groupReading, sample promql.Sample) {
 }
 
 func storeAlert(g *groupReading, sample promql.Sample) {
-	m := sample.Metric
-	g.alerts = append(g.alerts, alertReading{
-		Name:     m.Get(slo.LabelAlertName),
-		State:    m.Get(slo.LabelAlertState),
-		Tier:     m.Get(slo.LabelTier),
-		Kind:     m.Get(slo.LabelAlertKind),
-		Severity: m.Get(slo.LabelSeverity),
-	})
+	g.alerts = append(g.alerts, newAlertReading(sample.Metric, sample.Metric.Get(slo.LabelAlertState)))
+}
+
+// newAlertReading reads an alert from its labels, which carry the same
+// names in an ALERTS series and in an alert of the rules manager.
+func newAlertReading(lbls labels.Labels, state string) alertReading {
+	return alertReading{
+		Name:     lbls.Get(slo.LabelAlertName),
+		State:    state,
+		Tier:     lbls.Get(slo.LabelTier),
+		Kind:     lbls.Get(slo.LabelAlertKind),
+		Severity: lbls.Get(slo.LabelSeverity),
+	}
 }
 
 // selector prints a vector selector of the metric name (none when empty)
@@ -130,12 +140,13 @@ func objectiveFilter(key objectiveKey) []*labels.Matcher {
 }
 
 // read runs the instant queries at the time at and indexes their samples.
-// A failed query is logged and recorded, and the others still run, so
-// the page shows what it can.
+// With an AlertLister it takes the alerts from there instead of the ALERTS
+// series. A failed query is logged and recorded, and the others still run,
+// so the page shows what it can.
 func (p *Page) read(ctx context.Context, objectives map[objectiveKey]*slo.SLO, at time.Time, filter []*labels.Matcher) *reading {
 	rd := &reading{groups: make(map[objectiveKey]map[string]*groupReading, len(objectives))}
 
-	for _, q := range instantQueries(filter) {
+	for _, q := range instantQueries(filter, p.alerts == nil) {
 		vector, err := p.opts.Evaluator.Query(ctx, q.text, at)
 		if err != nil {
 			p.logger.Error("failed to query the engine for the status page", "query", q.text, "err", err)
@@ -152,7 +163,24 @@ func (p *Page) read(ctx context.Context, objectives map[objectiveKey]*slo.SLO, a
 			}
 		}
 	}
+
+	if p.alerts != nil {
+		rd.storeActiveAlerts(objectives, p.alerts.ActiveAlerts())
+	}
 	return rd
+}
+
+// storeActiveAlerts adds each pending or firing alert to the group that
+// its labels name, as read does with the ALERTS series.
+func (rd *reading) storeActiveAlerts(objectives map[objectiveKey]*slo.SLO, alerts []*rules.Alert) {
+	for _, a := range alerts {
+		if a.State != rules.StatePending && a.State != rules.StateFiring {
+			continue
+		}
+		if g := rd.group(objectives, a.Labels); g != nil {
+			g.alerts = append(g.alerts, newAlertReading(a.Labels, a.State.String()))
+		}
+	}
 }
 
 // group returns the group that a series belongs to, creating it on first

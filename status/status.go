@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/prometheus/promql"
+	"github.com/prometheus/prometheus/rules"
 
 	"github.com/secslo/secslo/slo"
 	"github.com/secslo/secslo/sources"
@@ -21,6 +22,14 @@ import (
 type Evaluator interface {
 	Query(ctx context.Context, query string, ts time.Time) (promql.Vector, error)
 	QueryRange(ctx context.Context, query string, start, end time.Time, step time.Duration) (promql.Matrix, error)
+}
+
+// AlertLister lists the pending and firing alerts that the rules manager
+// holds, as *engine.Engine does. When the Evaluator implements it, the page
+// takes the alerts from it instead of querying the ALERTS series, which the
+// rules manager writes only from its third evaluation on.
+type AlertLister interface {
+	ActiveAlerts() []*rules.Alert
 }
 
 // Paths served by the status page.
@@ -43,7 +52,8 @@ type Options struct {
 	SLOs func() []*slo.SLO
 	// Evaluator queries the embedded engine. Nil means the engine is
 	// disabled: the page shows the specs and says that an external
-	// Prometheus evaluates them.
+	// Prometheus evaluates them. The page also uses it as an AlertLister
+	// when it implements one.
 	Evaluator Evaluator
 	// Sources returns the health of every source, usually
 	// sources.Manager.State.
@@ -60,9 +70,11 @@ type Options struct {
 // Page serves the overview, the detail view of each objective and the JSON
 // API. Its handlers are safe for concurrent use.
 type Page struct {
-	opts    Options
-	logger  *slog.Logger
-	now     func() time.Time
+	opts   Options
+	logger *slog.Logger
+	now    func() time.Time
+	// alerts is the Evaluator as an AlertLister, nil when it is none.
+	alerts  AlertLister
 	feeding sourceIndexCache
 }
 
@@ -86,6 +98,7 @@ func New(opts Options) *Page {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.alerts, _ = opts.Evaluator.(AlertLister)
 	return p
 }
 
