@@ -20,6 +20,7 @@ import (
 type listResponse struct {
 	EvaluatedAt time.Time       `json:"evaluated_at"`
 	Engine      bool            `json:"engine"`
+	Ingest      *ingestJSON     `json:"ingest"`
 	Errors      []errorJSON     `json:"errors"`
 	SLOs        []objectiveJSON `json:"slos"`
 }
@@ -28,9 +29,19 @@ type listResponse struct {
 type detailResponse struct {
 	EvaluatedAt   time.Time     `json:"evaluated_at"`
 	Engine        bool          `json:"engine"`
+	Ingest        *ingestJSON   `json:"ingest"`
 	Errors        []errorJSON   `json:"errors"`
 	SLO           objectiveJSON `json:"slo"`
 	BudgetHistory *historyJSON  `json:"budget_history"`
+}
+
+// ingestJSON is the engine's latest attempt to store samples.
+type ingestJSON struct {
+	State           string     `json:"state"`
+	Stale           bool       `json:"stale"`
+	LastIngest      *time.Time `json:"last_ingest"`
+	LastIngestError *string    `json:"last_ingest_error"`
+	Interval        string     `json:"interval"`
 }
 
 type errorJSON struct {
@@ -137,7 +148,7 @@ func (p *Page) listJSON(w http.ResponseWriter, r *http.Request) {
 	ov := p.overview(r.Context())
 
 	resp := listResponse{
-		EvaluatedAt: ov.At.UTC(), Engine: ov.Evaluated,
+		EvaluatedAt: ov.At.UTC(), Engine: ov.Evaluated, Ingest: newIngestJSON(ov.Ingest),
 		Errors: newErrorsJSON(ov.Errors), SLOs: make([]objectiveJSON, 0, len(ov.Objectives)),
 	}
 	for _, o := range ov.Objectives {
@@ -156,7 +167,7 @@ func (p *Page) detailJSON(w http.ResponseWriter, r *http.Request) {
 	}
 
 	resp := detailResponse{
-		EvaluatedAt: d.At.UTC(), Engine: d.Evaluated, Errors: newErrorsJSON(d.Errors),
+		EvaluatedAt: d.At.UTC(), Engine: d.Evaluated, Ingest: newIngestJSON(d.Ingest), Errors: newErrorsJSON(d.Errors),
 		SLO: newObjectiveJSON(d.Objective), BudgetHistory: newHistoryJSON(d.History),
 	}
 	p.writeJSON(w, http.StatusOK, resp)
@@ -180,6 +191,22 @@ func (p *Page) writeJSON(w http.ResponseWriter, code int, body any) {
 	if err := enc.Encode(body); err != nil {
 		p.logger.Warn("failed to write the status API response", "err", err)
 	}
+}
+
+func newIngestJSON(h *ingestHealth) *ingestJSON {
+	if h == nil {
+		return nil
+	}
+
+	out := &ingestJSON{
+		State: h.State, Stale: h.Stale(),
+		LastIngestError: stringOrNil(formatError(h.LastError)), Interval: slo.FormatDuration(h.Interval),
+	}
+	if !h.LastSuccess.IsZero() {
+		t := h.LastSuccess.UTC()
+		out.LastIngest = &t
+	}
+	return out
 }
 
 func newErrorsJSON(errs []queryError) []errorJSON {

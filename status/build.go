@@ -20,7 +20,10 @@ const chartPoints = 240
 type overview struct {
 	At time.Time
 	// Evaluated is false when the embedded engine is disabled.
-	Evaluated  bool
+	Evaluated bool
+	// Ingest is nil when the engine is disabled or does not report its
+	// ingest.
+	Ingest     *ingestHealth
 	Objectives []*objectiveStatus
 	Sources    []*sources.SourceStatus
 	Errors     []queryError
@@ -30,6 +33,7 @@ type overview struct {
 type detail struct {
 	At        time.Time
 	Evaluated bool
+	Ingest    *ingestHealth
 	Objective *objectiveStatus
 	// History is nil when the engine is disabled.
 	History *budgetHistory
@@ -64,7 +68,7 @@ func (p *Page) overview(ctx context.Context) *overview {
 	}
 	rd := p.readIfEnabled(ctx, objectives, at, nil)
 
-	ov := &overview{At: at, Evaluated: p.opts.Evaluator != nil, Sources: state.Sources, Errors: rd.errors}
+	ov := &overview{At: at, Evaluated: p.opts.Evaluator != nil, Ingest: p.ingestHealth(at), Sources: state.Sources, Errors: rd.errors}
 	ov.Objectives = make([]*objectiveStatus, 0, len(slos))
 	for _, s := range slos {
 		ov.Objectives = append(ov.Objectives, newObjectiveStatus(s, rd.groups[keyOf(s)], feeding, ov.Evaluated))
@@ -88,7 +92,7 @@ func (p *Page) detail(ctx context.Context, service, name string) (*detail, bool)
 	rd := p.readIfEnabled(ctx, map[objectiveKey]*slo.SLO{key: s}, at, objectiveFilter(key))
 	feeding := p.feeding.get(p.opts.Sources())
 
-	d := &detail{At: at, Evaluated: p.opts.Evaluator != nil, Errors: rd.errors}
+	d := &detail{At: at, Evaluated: p.opts.Evaluator != nil, Ingest: p.ingestHealth(at), Errors: rd.errors}
 	d.Objective = newObjectiveStatus(s, rd.groups[key], feeding, d.Evaluated)
 	if d.Evaluated {
 		d.History = p.history(ctx, s, at, d)

@@ -2,12 +2,15 @@ package status
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/prometheus/rules"
 
 	"github.com/secslo/secslo/engine"
@@ -17,8 +20,9 @@ import (
 // The embedded engine provides every optional interface of the page, so
 // secslo serve needs no adapter.
 var (
-	_ Evaluator   = (*engine.Engine)(nil)
-	_ AlertLister = (*engine.Engine)(nil)
+	_ Evaluator      = (*engine.Engine)(nil)
+	_ AlertLister    = (*engine.Engine)(nil)
+	_ IngestReporter = (*engine.Engine)(nil)
 )
 
 // embeddedInterval is the engine interval of these tests, short so that
@@ -156,6 +160,60 @@ func TestEngineAlertsBeforeALERTSSeries(t *testing.T) {
 		if got, want := text(row), "LogCoverageBudgetBurn (page, firing)"; !strings.Contains(got, want) {
 			t.Errorf("row lacks %q:\n%s", want, got)
 		}
+	})
+}
+
+// failingGatherer serves the registry once, then fails, as a storage that
+// fills up after the first samples would make the ingest fail.
+type failingGatherer struct {
+	reg   *prometheus.Registry
+	calls atomic.Int64
+}
+
+func (g *failingGatherer) Gather() ([]*dto.MetricFamily, error) {
+	if g.calls.Add(1) == 1 {
+		return g.reg.Gather()
+	}
+	return nil, errors.New("registry unavailable")
+}
+
+func TestEngineIngestWarning(t *testing.T) {
+	slos := parseSpec(t, coverageSpec)
+
+	t.Run("engine whose ingest fails shows the error", func(t *testing.T) {
+		e := openEmbedded(t, engine.Options{Gatherer: &failingGatherer{reg: burningRegistry()}})
+		e.Start()
+		waitFor(t, "failed ingest after a good one", func() bool {
+			st, _ := e.Ingest()
+			return st.LastError != nil && !st.LastSuccess.IsZero()
+		})
+
+		page := New(Options{SLOs: func() []*slo.SLO { return slos }, Evaluator: e})
+		_, body := get(t, page, "/")
+		warning := findFirst(parseHTML(t, body), byID("engine-warning"))
+		if warning == nil {
+			t.Fatal("overview shows no engine warning")
+		}
+		if got, want := text(warning), "⚠ Warning: the engine failed to store samples"; !strings.HasPrefix(got, want) {
+			t.Errorf("warning = %q, want it to start with %q", got, want)
+		}
+		if got, want := text(warning), "registry unavailable"; !strings.Contains(got, want) {
+			t.Errorf("warning lacks the error %q:\n%s", want, got)
+		}
+	})
+
+	t.Run("engine before its first ingest is starting", func(t *testing.T) {
+		e := openEmbedded(t, engine.Options{Gatherer: burningRegistry(), Started: func() bool { return false }})
+		e.Start()
+
+		page := New(Options{SLOs: func() []*slo.SLO { return slos }, Evaluator: e})
+		mux := http.NewServeMux()
+		page.Register(mux)
+		ingest := field(t, getJSON(t, mux, PathSLOs), "ingest")
+		assertEqual(t, "ingest.state", field(t, ingest, "state"), IngestStarting)
+		assertEqual(t, "ingest.stale", field(t, ingest, "stale"), false)
+		assertEqual(t, "ingest.last_ingest", field(t, ingest, "last_ingest"), nil)
+		assertEqual(t, "ingest.interval", field(t, ingest, "interval"), "1s")
 	})
 }
 

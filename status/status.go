@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/rules"
 
+	"github.com/secslo/secslo/engine"
 	"github.com/secslo/secslo/slo"
 	"github.com/secslo/secslo/sources"
 )
@@ -30,6 +31,14 @@ type Evaluator interface {
 // rules manager writes only from its third evaluation on.
 type AlertLister interface {
 	ActiveAlerts() []*rules.Alert
+}
+
+// IngestReporter reports the outcome of the engine's latest attempt to
+// store samples and the interval of its attempts, as *engine.Engine does.
+// When the Evaluator implements it, the page warns while the engine starts
+// and when it no longer stores samples.
+type IngestReporter interface {
+	Ingest() (engine.IngestStatus, time.Duration)
 }
 
 // Paths served by the status page.
@@ -53,7 +62,7 @@ type Options struct {
 	// Evaluator queries the embedded engine. Nil means the engine is
 	// disabled: the page shows the specs and says that an external
 	// Prometheus evaluates them. The page also uses it as an AlertLister
-	// when it implements one.
+	// and an IngestReporter when it implements them.
 	Evaluator Evaluator
 	// Sources returns the health of every source, usually
 	// sources.Manager.State.
@@ -73,8 +82,10 @@ type Page struct {
 	opts   Options
 	logger *slog.Logger
 	now    func() time.Time
-	// alerts is the Evaluator as an AlertLister, nil when it is none.
+	// alerts and ingest are the Evaluator's optional interfaces, nil when
+	// it does not implement them.
 	alerts  AlertLister
+	ingest  IngestReporter
 	feeding sourceIndexCache
 }
 
@@ -99,6 +110,7 @@ func New(opts Options) *Page {
 		p.now = time.Now
 	}
 	p.alerts, _ = opts.Evaluator.(AlertLister)
+	p.ingest, _ = opts.Evaluator.(IngestReporter)
 	return p
 }
 

@@ -89,6 +89,8 @@ tr.burning > :first-child { border-left: 6px solid {{.BurningBackground}}; }
 .badge-external { color: {{.ExternalText}}; background: {{.ExternalBackground}}; }
 .note { background: {{.NoteBackground}}; padding: 0.6em 0.8em; max-width: 60em; }
 .errors { color: {{.ErrorText}}; background: {{.ErrorBackground}}; padding: 0.2em 0.8em 0.6em; }
+.warning { color: {{.ErrorText}}; background: {{.ErrorBackground}}; border-left: 6px solid {{.BurningBackground}}; padding: 0.2em 0.8em 0.6em; max-width: 60em; }
+.warning h2 { font-size: 1.1em; margin-top: 0.5em; }
 dl { display: grid; grid-template-columns: max-content auto; gap: 0.3em 1em; }
 dt { font-weight: 600; }
 dd { margin: 0; }
