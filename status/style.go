@@ -59,7 +59,7 @@ func renderStylesheet() template.CSS {
 }
 
 const css = `
-body { font-family: system-ui, sans-serif; line-height: 1.4; margin: 1.5em; color: {{.Text}}; background: {{.Background}}; }
+body { font-family: system-ui, sans-serif; line-height: 1.4; margin: 1.5em; color: {{.Text}}; background: {{.Background}}; overflow-wrap: anywhere; }
 a { color: {{.Link}}; }
 a:focus-visible, [tabindex]:focus-visible { outline: 3px solid {{.Focus}}; outline-offset: 2px; }
 h1 { font-size: 1.6em; margin-bottom: 0.2em; }
@@ -72,12 +72,13 @@ h3 { font-size: 1.05em; }
 .skip:focus { position: static; }
 nav ul, ul.plain { list-style: none; padding: 0; margin: 0; }
 nav li { display: inline; margin-right: 1em; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; position: relative; }
 table { border-collapse: collapse; margin: 0.5em 0; }
 caption { text-align: left; font-weight: 600; padding: 0.3em 0; }
-th, td { border: 1px solid {{.Border}}; padding: 0.3em 0.5em; text-align: left; vertical-align: top; }
+th, td { border: 1px solid {{.Border}}; padding: 0.3em 0.5em; text-align: left; vertical-align: top; max-width: 25em; overflow-wrap: break-word; }
 thead th { background: {{.HeaderBackground}}; }
 td.number { text-align: right; white-space: nowrap; }
+td.rates { max-width: none; }
 td.err, code { font-family: ui-monospace, monospace; }
 td.err { white-space: pre-wrap; max-width: 40em; }
 tr.burning { background: {{.BurningRow}}; }
@@ -91,7 +92,7 @@ tr.burning > :first-child { border-left: 6px solid {{.BurningBackground}}; }
 .errors { color: {{.ErrorText}}; background: {{.ErrorBackground}}; padding: 0.2em 0.8em 0.6em; }
 .warning { color: {{.ErrorText}}; background: {{.ErrorBackground}}; border-left: 6px solid {{.BurningBackground}}; padding: 0.2em 0.8em 0.6em; max-width: 60em; }
 .warning h2 { font-size: 1.1em; margin-top: 0.5em; }
-dl { display: grid; grid-template-columns: max-content auto; gap: 0.3em 1em; }
+dl { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.3em 1em; }
 dt { font-weight: 600; }
 dd { margin: 0; }
 svg.chart { max-width: 100%; height: auto; }

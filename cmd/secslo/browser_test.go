@@ -40,6 +40,14 @@ const (
 	burningSLO     = "privilege-drift"
 )
 
+// An objective whose service, name, owner, description and runbook URL
+// each run past 200 characters without a space, which the page must wrap
+// instead of widening.
+var (
+	longService = "platform" + strings.Repeat("securityposture", 14)
+	longSLO     = "objective_" + strings.Repeat("long", 50)
+)
+
 // statusRow is one row of the overview's objectives table, as the
 // browser renders it.
 type statusRow struct {
@@ -68,6 +76,7 @@ func TestBrowserStatusPage(t *testing.T) {
 
 	dir := filepath.Join(t.TempDir(), "example")
 	config := copyExample(t, dir)
+	writeLongNamesSpec(t, dir)
 	addr := startEngineServe(t, config.file)
 	waitForBurning(t, addr)
 	ctx := newBrowser(t, chromium)
@@ -82,7 +91,38 @@ func TestBrowserStatusPage(t *testing.T) {
 	checkListsExample(t, rows, exampleSLOs(t, config.file))
 	checkWorstFirst(t, rows)
 	checkBurningMarked(t, rows)
+	checkNoSidewaysScroll(t, ctx, "overview")
+	checkLongNameCellsWrap(t, ctx)
 	checkDetailChart(t, ctx, addr)
+
+	browserRun(t, ctx, "open the detail view of the long names", chromedp.Steps(
+		chromedp.Navigate("http://"+addr+status.DetailPath(longService, longSLO)),
+		chromedp.WaitVisible(chromedp.CSS("h1")),
+	))
+	writeArtifact(t, "status-long-names.png", browserRun(t, ctx, "take a screenshot of the long names", chromedp.FullScreenshot(pngQuality)))
+	checkNoSidewaysScroll(t, ctx, "detail view of the long names")
+}
+
+// writeLongNamesSpec adds the objective of longService and longSLO to the
+// example's specs, on the patch compliance SLI that the example feeds.
+func writeLongNamesSpec(t *testing.T, dir string) {
+	t.Helper()
+	spec := fmt.Sprintf(`version: secslo/v1
+service: %s
+owner: %s@example.com
+slos:
+  - name: %s
+    description: %s and a few short words after it.
+    objective: 95
+    controls: [A.8.8]
+    sli:
+      builtin: patch_compliance
+    alerting:
+      runbook_url: https://runbooks.example.com/%send
+`, longService, strings.Repeat("platform.team.", 15), longSLO, strings.Repeat("Unbrokendescriptionword", 10), strings.Repeat("segment/", 30))
+	if err := os.WriteFile(filepath.Join(dir, "slos", "long-names.yaml"), []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // startEngineServe runs secslo serve with its engine, evaluating every
@@ -252,6 +292,41 @@ func checkBurningMarked(t *testing.T, rows []statusRow) {
 	}
 	if row.Badge != "▲ Burning" {
 		t.Errorf("%s/%s shows %q, want the marker and the word: %q", burningService, burningSLO, row.Badge, "▲ Burning")
+	}
+}
+
+// checkNoSidewaysScroll checks that the open page is no wider than the
+// window, whatever the length of the names on it.
+func checkNoSidewaysScroll(t *testing.T, ctx context.Context, view string) {
+	t.Helper()
+	widths := browserRun(t, ctx, "measure the "+view, chromedp.Evaluate[[]int](
+		`[document.documentElement.scrollWidth, document.documentElement.clientWidth]`))
+	if len(widths) != 2 {
+		t.Fatalf("measuring the %s returned %v", view, widths)
+	}
+	if widths[0] > widths[1] {
+		t.Errorf("%s is %d px wide in a window of %d px, so it scrolls sideways", view, widths[0], widths[1])
+	}
+}
+
+// checkLongNameCellsWrap checks on the open overview that the service and
+// name cells of the long objective wrap, so that they take at most a
+// quarter of the window each and leave room for the other columns.
+func checkLongNameCellsWrap(t *testing.T, ctx context.Context) {
+	t.Helper()
+	row := fmt.Sprintf(`#objectives tr[data-service=%q][data-slo=%q]`, longService, longSLO)
+	widths := browserRun(t, ctx, "measure the long names", chromedp.Evaluate[[]float64](fmt.Sprintf(
+		`[%q, %q, 'html'].map(selector => document.querySelector(selector).getBoundingClientRect().width)`,
+		row+" > td:nth-child(2)", row+" > th")))
+	if len(widths) != 3 {
+		t.Fatalf("measuring the long names returned %v", widths)
+	}
+
+	window := widths[2]
+	for i, cell := range []string{"service", "name"} {
+		if widths[i] > window/4 {
+			t.Errorf("%s cell of the long objective is %.0f px wide, want at most a quarter of the %.0f px window", cell, widths[i], window)
+		}
 	}
 }
 
