@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -152,6 +153,11 @@ func parseURLs(values []string, flag string) ([]*url.URL, error) {
 	for _, v := range values {
 		u, err := url.Parse(v)
 		if err != nil {
+			// url.Error repeats the whole value, and with it a password.
+			var parseErr *url.Error
+			if errors.As(err, &parseErr) {
+				err = parseErr.Err
+			}
 			return nil, fmt.Errorf("invalid %s: %w; use http://host:port or https://host:port", flag, err)
 		}
 		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -149,6 +149,9 @@ func TestServeExitStatus(t *testing.T) {
 		{"unknown source type", []string{"--config.file=" + unknownType}, exitFailure, `unknown source type \"nosuch\"`},
 		{"address in use", []string{"--config.file=" + good, "--web.listen-address=" + busy.Addr().String()}, exitFailure, "failed to listen on " + busy.Addr().String()},
 		{"invalid log level", []string{"--config.file=" + good, "--log.level=loud"}, exitUsage, "unrecognized log level"},
+		{"unparsable Alertmanager URL hides its password", []string{"--config.file=" + good, "--alertmanager.url=http://a:s3cret@%zz"}, exitFailure, `invalid --alertmanager.url: invalid URL escape "%zz"`},
+		{"evaluation interval too long", []string{"--config.file=" + good, "--engine.evaluation-interval=5m"}, exitFailure, "set --engine.evaluation-interval between 1s and 2m"},
+		{"no query slots", []string{"--config.file=" + good, "--query.max-concurrency=0"}, exitFailure, "set both to at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +164,9 @@ func TestServeExitStatus(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), tt.log) {
 				t.Errorf("stderr does not contain %q:\n%s", tt.log, stderr.String())
+			}
+			if strings.Contains(stderr.String(), "s3cret") {
+				t.Errorf("stderr shows a password:\n%s", stderr.String())
 			}
 		})
 	}
