@@ -185,6 +185,7 @@ func (p *Page) detailHTML(w http.ResponseWriter, r *http.Request) {
 
 func (p *Page) writeJSON(w http.ResponseWriter, code int, body any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

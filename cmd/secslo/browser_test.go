@@ -40,6 +40,10 @@ const (
 	burningSLO     = "privilege-drift"
 )
 
+// burningBackground is the computed background color of the burning badge
+// when the page's stylesheet applies: the palette's #a50e0e.
+const burningBackground = "rgb(165, 14, 14)"
+
 // An objective whose service, name, owner, description and runbook URL
 // each run past 200 characters without a space, which the page must wrap
 // instead of widening.
@@ -91,6 +95,7 @@ func TestBrowserStatusPage(t *testing.T) {
 	checkListsExample(t, rows, exampleSLOs(t, config.file))
 	checkWorstFirst(t, rows)
 	checkBurningMarked(t, rows)
+	checkStyledUnderPolicy(t, ctx)
 	checkNoSidewaysScroll(t, ctx, "overview")
 	checkLongNameCellsWrap(t, ctx)
 	checkDetailChart(t, ctx, addr)
@@ -292,6 +297,30 @@ func checkBurningMarked(t *testing.T, rows []statusRow) {
 	}
 	if row.Badge != "▲ Burning" {
 		t.Errorf("%s/%s shows %q, want the marker and the word: %q", burningService, burningSLO, row.Badge, "▲ Burning")
+	}
+}
+
+// checkStyledUnderPolicy checks on the open overview that the stylesheet
+// applies under the page's Content-Security-Policy, and that the policy
+// is in force: it refuses a style attribute, which the page never uses.
+func checkStyledUnderPolicy(t *testing.T, ctx context.Context) {
+	t.Helper()
+	background := browserRun(t, ctx, "read the burning badge's background", chromedp.Evaluate[string](
+		`getComputedStyle(document.querySelector('tr.burning .badge-burning')).backgroundColor`))
+	probe := browserRun(t, ctx, "set a style attribute", chromedp.Evaluate[string](`(() => {
+		const probe = document.createElement('p');
+		probe.setAttribute('style', 'color: rgb(1, 2, 3)');
+		document.body.append(probe);
+		const color = getComputedStyle(probe).color;
+		probe.remove();
+		return color;
+	})()`))
+
+	if background != burningBackground {
+		t.Errorf("burning badge background = %q, want %q from the stylesheet", background, burningBackground)
+	}
+	if probe == "rgb(1, 2, 3)" {
+		t.Error("the page applied a style attribute, so no Content-Security-Policy restricts its styles")
 	}
 }
 
