@@ -143,3 +143,16 @@ const (
 // ReplicaLabels are dropped with max() before built-in SLIs are summed, so that
 // two exporter replicas scraped at once count each object or event once.
 var ReplicaLabels = []string{"instance", "pod"}
+
+// exporterMetrics lists every metric that secslo serve serves under its
+// namespace, the engine's included.
+var exporterMetrics = []string{
+	MetricObjects, MetricNoncompliantObjects, MetricEvents, MetricBadEvents, MetricEventDuration,
+	MetricEngineIngestFailures, MetricEngineLastIngest, MetricEngineExternalSLOs,
+	MetricSourceUp, MetricSourceLastSuccess, MetricSourceRefreshDuration, MetricSourceRecordsRead,
+	MetricSourceRecordsRejected, MetricSourceRefreshes, MetricSourceRefreshFailures,
+	MetricBuildInfo, MetricConfigReloadSuccess, MetricConfigReloadTime,
+}
+
+// exporterHistograms lists the histograms of exporterMetrics.
+var exporterHistograms = []string{MetricEventDuration}

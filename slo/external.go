@@ -9,7 +9,8 @@ import (
 )
 
 // ExternalMetrics returns the metrics that the SLI of s selects and the
-// secslo exporter does not serve, sorted and without repeats. The embedded
+// secslo exporter does not serve, sorted and without repeats. A misspelt
+// secslo_ name is among them, because it would never have data. The embedded
 // engine stores only the exporter's own metrics, so an SLO with any
 // external metric is evaluated only by an external Prometheus. A selector
 // without a fixed metric name is reported by its text, because it may
@@ -38,8 +39,8 @@ func (sli *SLI) queries() []string {
 	return queries
 }
 
-// externalMetrics returns the names of the metrics outside the exporter's
-// namespace that query selects. A query that does not parse returns
+// externalMetrics returns the names of the metrics that query selects and
+// the exporter does not serve. A query that does not parse returns
 // nothing: validation reports it.
 func externalMetrics(query string) []string {
 	expr, err := PromQL.ParseExpr(query)
@@ -57,7 +58,7 @@ func externalMetrics(query string) []string {
 		switch {
 		case name == "":
 			external = append(external, selector.String())
-		case !strings.HasPrefix(name, Namespace+"_"):
+		case !IsExporterMetric(name):
 			external = append(external, name)
 		}
 		return nil
@@ -77,4 +78,20 @@ func selectorMetricName(selector *parser.VectorSelector) string {
 		}
 	}
 	return ""
+}
+
+// IsExporterMetric reports whether secslo serve serves a metric of this
+// name. A histogram counts by its own name and by the names of its
+// _bucket, _sum and _count series.
+func IsExporterMetric(name string) bool {
+	if slices.Contains(exporterMetrics, name) {
+		return true
+	}
+	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if ok && slices.Contains(exporterHistograms, base) {
+			return true
+		}
+	}
+	return false
 }

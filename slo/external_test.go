@@ -16,6 +16,9 @@ func TestExternalMetrics(t *testing.T) {
 		{"a histogram reads its bucket and count series", SLI{Kind: KindThreshold, Histogram: `incident_detection_seconds`}, []string{"incident_detection_seconds"}},
 		{"a name matched by a pattern is external", SLI{Kind: KindRatio, ErrorRatioQuery: `sum(rate({__name__=~"secslo_.+"}[{{.window}}]))`}, []string{`{__name__=~"secslo_.+"}`}},
 		{"a name matched by __name__ equality counts as that name", SLI{Kind: KindRatio, ErrorRatioQuery: `sum(rate({__name__="secslo_sli_events_total"}[{{.window}}]))`}, nil},
+		{"a misspelt secslo metric is external", SLI{Kind: KindSnapshot, Bad: `secslo_sli_noncompliant_objects`, Total: `secslo_sli_objcts`}, []string{"secslo_sli_objcts"}},
+		{"histogram series of the exporter are served", SLI{Kind: KindRatio, ErrorRatioQuery: `sum(rate(secslo_sli_event_duration_seconds_bucket{le="900"}[{{.window}}])) / sum(rate(secslo_sli_event_duration_seconds_count[{{.window}}]))`}, nil},
+		{"a suffix on a gauge is external", SLI{Kind: KindSnapshot, Bad: `secslo_sli_objects_count`, Total: `secslo_sli_objects`}, []string{"secslo_sli_objects_count"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/secslo/secslo/slo"
 )
 
 // exampleConfig is the config that the README's first command serves.
@@ -188,6 +190,13 @@ func TestExampleServe(t *testing.T) {
 	addr := startServeWith(t, "--config.file="+exampleConfig, "--ledger.path="+ledger, "--storage.path="+t.TempDir())
 	families := scrapeMetrics(t, addr)
 
+	// validate and the engine tell a misspelt secslo_ metric from a served
+	// one by the list in slo, which must name every served family.
+	for name := range families {
+		if strings.HasPrefix(name, slo.Namespace+"_") && !slo.IsExporterMetric(name) {
+			t.Errorf("serve serves %s, which slo.IsExporterMetric does not know; add it to the exporter's metrics in slo/conventions.go", name)
+		}
+	}
 	for _, source := range exampleSources {
 		if got := gaugeValue(families, "secslo_source_up", map[string]string{"source": source}); got != 1 {
 			t.Errorf("secslo_source_up{source=%q} = %v, want 1", source, got)
