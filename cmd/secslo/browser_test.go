@@ -83,6 +83,7 @@ func TestBrowserStatusPage(t *testing.T) {
 	writeLongNamesSpec(t, dir)
 	addr := startEngineServe(t, config.file)
 	waitForBurning(t, addr)
+	checkIngestCurrent(t, addr)
 	ctx := newBrowser(t, chromium)
 
 	browserRun(t, ctx, "open the overview", chromedp.Steps(
@@ -171,6 +172,26 @@ func waitForBurning(t *testing.T, addr string) {
 			t.Fatalf("%s/%s did not burn within %s; last status: %+v", burningService, burningSLO, browserEvaluationTimeout, list.SLOs)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// checkIngestCurrent checks that serve gives the status page the engine's
+// ingest, and that the engine stored samples within its last intervals.
+func checkIngestCurrent(t *testing.T, addr string) {
+	t.Helper()
+	var list struct {
+		Ingest *struct {
+			State string `json:"state"`
+		} `json:"ingest"`
+	}
+	if err := getJSON(context.Background(), "http://"+addr+status.PathSLOs, &list); err != nil {
+		t.Fatalf("failed to read the status API: %v", err)
+	}
+	if list.Ingest == nil {
+		t.Fatal("status API reports no ingest, so the page cannot warn when the engine stores no samples")
+	}
+	if list.Ingest.State != status.IngestCurrent {
+		t.Errorf("ingest state = %q, want %q", list.Ingest.State, status.IngestCurrent)
 	}
 }
 

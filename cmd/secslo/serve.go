@@ -148,7 +148,10 @@ func (c *serveCommand) applySpecs(eng *engine.Engine, cfg *sources.FileConfig) e
 }
 
 // statusPage builds the status page. Without the engine it shows the specs
-// and says that an external Prometheus evaluates them.
+// and says that an external Prometheus evaluates them. The engine is also
+// the page's status.AlertLister and status.IngestReporter, so the page
+// shows alerts from the first evaluation and warns when no samples are
+// stored.
 func (c *serveCommand) statusPage(eng *engine.Engine, srv *sources.Server, logger *slog.Logger) *status.Page {
 	opts := status.Options{
 		SLOs: func() []*slo.SLO {
