@@ -31,9 +31,9 @@ func (e *Engine) registerMetadataAPI(mux *http.ServeMux) {
 	}
 }
 
-// metadataRequest holds the parameters the three endpoints share: the
-// time range, which defaults to all stored samples, and the match[]
-// selectors, whose results are joined.
+// metadataRequest holds the parameters that the three endpoints share. The
+// time range defaults to all stored samples, and the results of the
+// match[] selectors are joined.
 type metadataRequest struct {
 	start, end time.Time
 	matchers   [][]*labels.Matcher

@@ -132,9 +132,9 @@ func appendStaleMarkers(app storage.AppenderV2, previous, stored map[uint64]labe
 }
 
 // appendFamily passes every sample of family to add, with the series names
-// and labels of the Prometheus text format: a histogram gives _bucket
-// series with le, _sum and _count; a summary gives quantile series, _sum
-// and _count.
+// and labels of the Prometheus text format. A histogram gives _bucket
+// series with le, _sum and _count, and a summary gives quantile series,
+// _sum and _count.
 func appendFamily(family *dto.MetricFamily, target labels.Labels, add func(labels.Labels, float64) error) error {
 	name := family.GetName()
 	for _, m := range family.GetMetric() {
