@@ -35,6 +35,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 OBJECTIVES=${OBJECTIVES:-100}
 PER_SERVICE=${PER_SERVICE:-10}
@@ -61,20 +63,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "[$(date +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2; }
-
-# built_commit prints the commit that the build reads, and whether the
-# working tree differs from it.
-built_commit() {
-	local commit
-	commit=$(git -C "$root" rev-parse --short "${BENCH_REV:-HEAD}")
-	if [[ -z ${BENCH_REV:-} ]] && ! git -C "$root" diff --quiet HEAD; then
-		commit+=" with uncommitted changes"
-	fi
-	echo "$commit"
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 build() {
 	local src=$root

@@ -22,6 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 OBJECTIVES=${OBJECTIVES:-1000}
 PER_SERVICE=${PER_SERVICE:-10}
@@ -44,20 +46,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { echo "[$(date +%T) load $(cut -d' ' -f1-3 /proc/loadavg)] $*" >&2; }
-
-# built_commit prints the commit that the build reads, and whether the
-# working tree differs from it.
-built_commit() {
-	local commit
-	commit=$(git -C "$root" rev-parse --short "${BENCH_REV:-HEAD}")
-	if [[ -z ${BENCH_REV:-} ]] && ! git -C "$root" diff --quiet HEAD; then
-		commit+=" with uncommitted changes"
-	fi
-	echo "$commit"
-}
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # metric_sum NAME: sums every series of NAME on serve's /metrics.
 metric_sum() {
