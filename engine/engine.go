@@ -111,6 +111,16 @@ type Options struct {
 	// the exporter would.
 	Job, Instance string
 	Logger        *slog.Logger
+
+	// limitedLogger is Logger behind a repeatLimiter, for the Prometheus
+	// components, which log once per failed sample or rule.
+	limitedLogger *slog.Logger
+}
+
+// libraryLogger returns the logger of a Prometheus component of the
+// engine, whose repeated lines are limited.
+func (o *Options) libraryLogger(component string) *slog.Logger {
+	return o.limitedLogger.With("component", component)
 }
 
 // Engine stores samples, evaluates rules and sends alerts. Its methods are
@@ -198,6 +208,7 @@ func Open(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	opts.limitedLogger = slog.New(newRepeatLimiter(opts.Logger.Handler(), logRepeatsPerWindow, logRepeatWindow))
 	opts.withQueryDefaults()
 	if err := opts.applyRecordedRetention(); err != nil {
 		return nil, err
@@ -215,7 +226,7 @@ func Open(opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, logger: opts.Logger.With("component", "engine"), db: db, alerts: newAlertLog(opts.Logger.With("component", "engine")),
 		retention: opts.Retention, metrics: newEngineMetrics(opts.Registerer), querySlots: make(chan struct{}, opts.MaxConcurrentQueries)}
 	e.queries = promql.NewEngine(promql.EngineOpts{
-		Logger:               opts.Logger.With("component", "query engine"),
+		Logger:               opts.libraryLogger("query engine"),
 		Reg:                  opts.Registerer,
 		MaxSamples:           opts.MaxSamples,
 		Timeout:              opts.QueryTimeout,
@@ -308,7 +319,7 @@ func openTSDB(opts Options) (*tsdb.DB, error) {
 	tsdbOpts := tsdb.DefaultOptions()
 	tsdbOpts.RetentionDuration = opts.Retention.Milliseconds()
 	tsdbOpts.MaxBlockDuration = maxBlockDuration(opts.Retention).Milliseconds()
-	db, err := tsdb.Open(dir, opts.Logger.With("component", "tsdb"), opts.Registerer, tsdbOpts, nil)
+	db, err := tsdb.Open(dir, opts.libraryLogger("tsdb"), opts.Registerer, tsdbOpts, nil)
 	// The TSDB returns the errno of flock(2) when another process holds
 	// the folder's lock file.
 	if errors.Is(err, syscall.EWOULDBLOCK) {

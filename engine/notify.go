@@ -33,7 +33,7 @@ func newNotifier(opts Options) *notifier.Manager {
 		QueueCapacity:   notifierQueueCapacity,
 		DrainOnShutdown: true,
 		Registerer:      opts.Registerer,
-	}, model.UTF8Validation, opts.Logger.With("component", "notifier"))
+	}, model.UTF8Validation, opts.libraryLogger("notifier"))
 }
 
 // startNotifier configures one Alertmanager set per URL, each with a static

@@ -55,7 +55,7 @@ func (e *Engine) newRulesManager() *rules.Manager {
 		Context:         context.Background(),
 		AppendableV2:    e.db,
 		Queryable:       e.db,
-		Logger:          e.logger.With("component", "rule manager"),
+		Logger:          e.opts.libraryLogger("rule manager"),
 		Registerer:      e.opts.Registerer,
 		OutageTolerance: outageTolerance,
 		ForGracePeriod:  forGracePeriod,
