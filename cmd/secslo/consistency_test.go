@@ -28,12 +28,14 @@ import (
 // Each samples the exporter on its own timer with the same interval, so
 // before the burn one of them may hold one clean sample more than the
 // other, and after it one burned sample more. The 1h error ratio is a ratio
-// of sums of 5-minute sums, so such a sample weighs in every 5-minute sum
-// that follows it, and it moves the crossing of the page threshold by up to
-// three intervals in the test's short history (measured: 0.2 to 6.1
-// seconds at a 2-second interval). With the same samples the two evaluate
-// the same series: the budgets, which the test compares too, are equal.
-const consistencyAlertSlack = 4 * e2eInterval
+// of sums of 5-minute sums, all cumulative in the test's short history:
+// with k clean samples the page needs about 2.4 k burned ones, so one clean
+// sample more moves the page by about 2.4 intervals. With one more
+// interval for the burn's edge and one for the evaluation phase, the page
+// may start 4.4 intervals apart (measured: 0.2 to 6.5 seconds at a
+// 2-second interval). With the same samples the two evaluate the same
+// series: the budgets, which the test compares too, are equal.
+const consistencyAlertSlack = 5 * e2eInterval
 
 // consistencyBudgetTolerance bounds the difference between the budgets
 // that the two compute for the same instant. Each evaluation adds one
