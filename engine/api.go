@@ -66,15 +66,36 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	e.answer(w, r, func(ctx context.Context) (promql.Query, error) {
+		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
+	})
+}
+
+func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
+	start, end, step, err := rangeParams(r)
+	if err != nil {
+		e.writeError(w, http.StatusBadRequest, "bad_data", err)
+		return
+	}
+
+	// The engine rejects every expression but scalars and instant vectors
+	// when it builds a range query, so the value is a matrix.
+	e.answer(w, r, func(ctx context.Context) (promql.Query, error) {
+		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
+	})
+}
+
+// answer runs the query that newQuery builds, within the request's
+// timeout, and writes its value or its error as Prometheus's API does.
+func (e *Engine) answer(w http.ResponseWriter, r *http.Request, newQuery func(ctx context.Context) (promql.Query, error)) {
 	ctx, cancel, err := queryContext(r)
 	if err != nil {
 		e.writeError(w, http.StatusBadRequest, "bad_data", err)
 		return
 	}
 	defer cancel()
-	value, err := e.run(ctx, func() (promql.Query, error) {
-		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
-	})
+
+	value, err := e.run(ctx, func() (promql.Query, error) { return newQuery(ctx) })
 	if err != nil {
 		e.writeQueryError(w, err)
 		return
@@ -85,33 +106,6 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 		result = rangeResult(matrix)
 	}
 	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(value.Type()), Result: result}})
-}
-
-func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
-	start, end, step, err := rangeParams(r)
-	if err != nil {
-		e.writeError(w, http.StatusBadRequest, "bad_data", err)
-		return
-	}
-
-	ctx, cancel, err := queryContext(r)
-	if err != nil {
-		e.writeError(w, http.StatusBadRequest, "bad_data", err)
-		return
-	}
-	defer cancel()
-	value, err := e.run(ctx, func() (promql.Query, error) {
-		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
-	})
-	if err != nil {
-		e.writeQueryError(w, err)
-		return
-	}
-
-	// The engine rejects every expression but scalars and instant vectors
-	// when it builds a range query, so the value is a matrix.
-	matrix, _ := value.(promql.Matrix)
-	e.writeJSON(w, http.StatusOK, apiResponse{Status: "success", Data: queryData{ResultType: string(value.Type()), Result: rangeResult(matrix)}})
 }
 
 // rangeResult converts a matrix into the series of the API's response.
