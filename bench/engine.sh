@@ -48,20 +48,7 @@ EVAL_INTERVAL=30s
 variants=("$@")
 [[ ${#variants[@]} -gt 0 ]] || variants=(history fresh disabled)
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ -z ${KEEP:-} ]]; then
-		rm -rf "$work"
-	else
-		echo "kept $work" >&2
-	fi
-}
-trap cleanup EXIT
+start_work_dir
 
 
 build() {

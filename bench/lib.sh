@@ -17,3 +17,24 @@ built_commit() {
 
 # free_port prints a TCP port on 127.0.0.1 that is free now.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_work_dir makes the temporary folder $work and, when the script
+# exits, stops every process listed in $pids and removes $work unless KEEP
+# is set.
+start_work_dir() {
+	work=$(mktemp -d)
+	pids=()
+	trap stop_work_dir EXIT
+}
+
+stop_work_dir() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [[ -z ${KEEP:-} ]]; then
+		rm -rf "$work"
+	else
+		echo "kept $work" >&2
+	fi
+}

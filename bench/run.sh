@@ -20,6 +20,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 RUNS=${RUNS:-3}
 DAYS=${DAYS:-30}
@@ -32,24 +34,10 @@ FINDINGS=${FINDINGS:-100000}
 WARMUP=${WARMUP:-90}
 EVAL_INTERVAL=30
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	if [[ -z ${KEEP:-} ]]; then
-		rm -rf "$work"
-	else
-		echo "kept $work" >&2
-	fi
-}
-trap cleanup EXIT
+start_work_dir
 results=$work/results.tsv
 : >"$results"
 
-log() { echo "[$(date +%T) load $(cut -d' ' -f1 /proc/loadavg)] $*" >&2; }
 
 # result WHAT SECSLO PEER UNIT GOAL: records a row. The ratio is secslo over
 # the peer. GOAL is the largest ratio that meets the goal, "abs N" a largest
@@ -60,7 +48,6 @@ result() {
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # build: compiles secslo and benchtool from the working tree, or from the
 # commit in BENCH_REV (such as HEAD) when the working tree does not build.
