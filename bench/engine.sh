@@ -13,10 +13,11 @@
 # the same time, so that they share the machine's load:
 #
 #   history      engine on, its storage filled with HISTORY_DAYS days of
-#                every series the rules record, one sample per 30 seconds,
-#                in 2-hour blocks as the engine's storage compacts them
-#                (benchtool engine-history): the steady state of an engine
-#                that has run for a whole SLO period
+#                every series the rules record, one sample per 30 seconds
+#                (benchtool engine-history). This is the steady state of an
+#                engine that has run for a whole SLO period. The blocks are
+#                written 2 hours long, and the engine compacts them into
+#                blocks of a tenth of the retention during the warm-up
 #   history-54h  the same history in 54-hour blocks, the largest that
 #                Prometheus 3 compacts to at a 33-day retention (its
 #                maximum block is a tenth of the retention)

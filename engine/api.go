@@ -66,7 +66,7 @@ func (e *Engine) serveQuery(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	e.answer(w, r, func(ctx context.Context) (promql.Query, error) {
+	e.serveResult(w, r, func(ctx context.Context) (promql.Query, error) {
 		return e.queries.NewInstantQuery(ctx, e.db, nil, r.FormValue("query"), ts)
 	})
 }
@@ -80,14 +80,14 @@ func (e *Engine) serveQueryRange(w http.ResponseWriter, r *http.Request) {
 
 	// The engine rejects every expression but scalars and instant vectors
 	// when it builds a range query, so the value is a matrix.
-	e.answer(w, r, func(ctx context.Context) (promql.Query, error) {
+	e.serveResult(w, r, func(ctx context.Context) (promql.Query, error) {
 		return e.queries.NewRangeQuery(ctx, e.db, nil, r.FormValue("query"), start, end, step)
 	})
 }
 
-// answer runs the query that newQuery builds, within the request's
+// serveResult runs the query that newQuery builds, within the request's
 // timeout, and writes its value or its error as Prometheus's API does.
-func (e *Engine) answer(w http.ResponseWriter, r *http.Request, newQuery func(ctx context.Context) (promql.Query, error)) {
+func (e *Engine) serveResult(w http.ResponseWriter, r *http.Request, newQuery func(ctx context.Context) (promql.Query, error)) {
 	ctx, cancel, err := queryContext(r)
 	if err != nil {
 		e.writeError(w, http.StatusBadRequest, "bad_data", err)

@@ -323,7 +323,7 @@ func openTSDB(opts Options) (*tsdb.DB, error) {
 	// The TSDB returns the errno of flock(2) when another process holds
 	// the folder's lock file.
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		return nil, fmt.Errorf("failed to open the engine storage %s: %w; another process holds its lock, so stop that process or, if it is another secslo serve, give each its own --storage.path", dir, err)
+		return nil, fmt.Errorf("failed to open the engine storage %s: %w; the folder is locked by another process; stop that process or, if it is another secslo serve, give each its own --storage.path", dir, err)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("failed to open the engine storage %s: %w; if the file named is corrupt, move %s away or restore it from a backup, or set another --storage.path", dir, err, opts.StoragePath)

@@ -8,14 +8,14 @@ import (
 )
 
 // Limits of the engine's log lines. The TSDB and the rules manager log one
-// line per failed append or rule, so a full disk gives thousands a minute;
-// the limiter passes the first repeats of each line per window and counts
+// line per failed append or rule, so a full disk gives thousands a minute.
+// The limiter passes the first repeats of each line per window and counts
 // the rest.
 const (
 	logRepeatsPerWindow = 10
 	logRepeatWindow     = time.Minute
-	// logRepeatKeys bounds the lines the limiter remembers; past it, it
-	// forgets them all and starts counting again.
+	// logRepeatKeys bounds the distinct lines the limiter counts. Past it,
+	// the limiter clears its counts and starts again.
 	logRepeatKeys = 1000
 )
 

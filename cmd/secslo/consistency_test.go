@@ -28,9 +28,10 @@ import (
 // Each samples the exporter on its own timer with the same interval, so
 // before the burn one of them may hold one clean sample more than the
 // other, and after it one burned sample more. The 1h error ratio is a ratio
-// of sums of 5-minute sums, all cumulative in the test's short history:
-// with k clean samples the page needs about 2.4 k burned ones, so one clean
-// sample more moves the page by about 2.4 intervals. With one more
+// of sums of 5-minute sums, and in the test's short history every one of
+// those sums starts at the first sample. So with k clean samples the page
+// needs about 2.4 k burned ones, and one clean sample more moves the page
+// by about 2.4 intervals. With one more
 // interval for the burn's edge and one for the evaluation phase, the page
 // may start 4.4 intervals apart (measured: 0.2 to 6.5 seconds at a
 // 2-second interval). With the same samples the two evaluate the same
@@ -40,8 +41,8 @@ const consistencyAlertSlack = 5 * e2eInterval
 // consistencyBudgetTolerance bounds the difference between the budgets
 // that the two compute for the same instant. Each evaluation adds one
 // sample to the period's sums, against the 9,000 samples of the five
-// backfilled hours, so one interval of phase moves a budget by about
-// 1e-4 of its burn; the tolerance leaves an order of magnitude above that.
+// backfilled hours. So one interval of phase moves a budget by about 1e-4
+// of its burn, and the tolerance leaves an order of magnitude above that.
 const consistencyBudgetTolerance = 2e-3
 
 func TestEngineMatchesPrometheus(t *testing.T) {
@@ -59,8 +60,8 @@ func TestEngineMatchesPrometheus(t *testing.T) {
 		t.Fatalf("generate exited with %d, want %d; stderr:\n%s", code, exitOK, stderr.String())
 	}
 
-	// The history comes from the example's values, which a serve without
-	// the engine reports; the engine's storage gets a copy of the blocks
+	// The history comes from the example's values, as a serve without the
+	// engine reports them. The engine's storage gets a copy of the blocks
 	// that Prometheus gets.
 	prometheusData := filepath.Join(t.TempDir(), "prometheus")
 	backfillCleanHistory(t, promtool, prometheusData, filepath.Join(out, "rules", "security-posture.yml"), startE2EServe(t, config.file))
